@@ -1,0 +1,281 @@
+//! Administrative operations on tenants, applications and secrets. The CLI and the management API
+//! both call these; they differ only in how they parse input and render output.
+
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::ids::{ClientId, SecretId, TenantId};
+use crate::model::{
+    AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus, validate_label,
+    validate_name,
+};
+use crate::role::RoleCatalog;
+use crate::secret::{Pepper, SecretValue};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use time::Duration;
+
+/// Rules for secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretPolicy {
+    /// Most unexpired secrets per application (the Basys document: two).
+    pub max_active: usize,
+    /// Lifetime when none is given, in days.
+    pub default_days: u32,
+    /// Longest lifetime allowed, in days.
+    pub max_days: u32,
+}
+
+impl Default for SecretPolicy {
+    fn default() -> Self {
+        SecretPolicy {
+            max_active: 2,
+            default_days: 365,
+            max_days: 730,
+        }
+    }
+}
+
+/// Input for a new tenant.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Display name.
+    pub name: String,
+    /// Label; `merchant` when absent.
+    pub kind: Option<String>,
+    /// Parent tenant.
+    pub parent_id: Option<TenantId>,
+}
+
+/// A secret just created: the only moment its value exists outside the caller's hands.
+#[derive(Debug)]
+pub struct CreatedSecret {
+    /// Metadata.
+    pub meta: SecretMeta,
+    /// The value, to show once.
+    pub value: SecretValue,
+}
+
+/// The administrative service.
+#[derive(Clone)]
+pub struct Admin {
+    store: Arc<dyn Store>,
+    pepper: Pepper,
+    catalog: Arc<RoleCatalog>,
+    clock: Arc<dyn Clock>,
+    policy: SecretPolicy,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
+    move |e| match e {
+        StoreError::NotFound => CoreError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+impl Admin {
+    /// The service over a store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        pepper: Pepper,
+        catalog: Arc<RoleCatalog>,
+        clock: Arc<dyn Clock>,
+        policy: SecretPolicy,
+    ) -> Self {
+        Admin {
+            store,
+            pepper,
+            catalog,
+            clock,
+            policy,
+        }
+    }
+
+    /// The secret rules in force.
+    pub fn policy(&self) -> SecretPolicy {
+        self.policy
+    }
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
+        let name = validate_name("name", &n.name).map_err(CoreError::Invalid)?;
+        let kind = validate_label("kind", n.kind.as_deref().unwrap_or("merchant"))
+            .map_err(CoreError::Invalid)?;
+        if let Some(p) = n.parent_id {
+            let parent = self
+                .store
+                .get_tenant(p)
+                .await
+                .map_err(not_found("parent tenant"))?;
+            if parent.status == TenantStatus::Deleted {
+                return Err(CoreError::NotFound("parent tenant"));
+            }
+        }
+        let t = Tenant {
+            id: TenantId::random(),
+            name,
+            kind,
+            parent_id: n.parent_id,
+            status: TenantStatus::Active,
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_tenant(&t)
+            .await
+            .map_err(not_found("parent tenant"))?;
+        Ok(t)
+    }
+
+    /// Every tenant, tombstones included.
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, CoreError> {
+        Ok(self.store.list_tenants().await?)
+    }
+
+    /// One tenant, tombstone included.
+    pub async fn get_tenant(&self, id: TenantId) -> Result<Tenant, CoreError> {
+        self.store.get_tenant(id).await.map_err(not_found("tenant"))
+    }
+
+    /// Disables, enables or deletes a tenant. Deletion is final.
+    pub async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, CoreError> {
+        self.store
+            .set_tenant_status(id, status)
+            .await
+            .map_err(not_found("tenant"))
+    }
+
+    /// Creates an application of a live tenant with a role from the catalog.
+    pub async fn create_app(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        role: &str,
+    ) -> Result<Application, CoreError> {
+        let name = validate_name("name", name).map_err(CoreError::Invalid)?;
+        if self.catalog.scopes(role).is_none() {
+            let known: Vec<&str> = self.catalog.roles().map(|(r, _)| r).collect();
+            return Err(CoreError::Invalid(format!(
+                "unknown role {role:?}; known roles: {}",
+                known.join(", ")
+            )));
+        }
+        let a = Application {
+            client_id: ClientId::random(),
+            tenant_id: tenant,
+            name,
+            role: role.to_owned(),
+            status: AppStatus::Active,
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_app(&a)
+            .await
+            .map_err(not_found("tenant"))?;
+        Ok(a)
+    }
+
+    /// The live applications of a tenant.
+    pub async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, CoreError> {
+        self.store
+            .get_tenant(tenant)
+            .await
+            .map_err(not_found("tenant"))?;
+        Ok(self.store.list_apps(tenant).await?)
+    }
+
+    /// One live application.
+    pub async fn get_app(&self, id: ClientId) -> Result<Application, CoreError> {
+        self.store
+            .get_app(id)
+            .await
+            .map_err(not_found("application"))
+    }
+
+    /// Disables, enables or deletes an application; deletion takes its secrets with it.
+    pub async fn set_app_status(
+        &self,
+        id: ClientId,
+        status: AppStatus,
+    ) -> Result<Application, CoreError> {
+        self.store
+            .set_app_status(id, status)
+            .await
+            .map_err(not_found("application"))
+    }
+
+    /// Creates a secret, valid for `days` (default from the policy). Refused when the
+    /// application already has the maximum number of unexpired secrets.
+    pub async fn create_secret(
+        &self,
+        app: ClientId,
+        name: &str,
+        days: Option<u32>,
+    ) -> Result<CreatedSecret, CoreError> {
+        let name = validate_name("name", name).map_err(CoreError::Invalid)?;
+        let days = days.unwrap_or(self.policy.default_days);
+        if days == 0 || days > self.policy.max_days {
+            return Err(CoreError::Invalid(format!(
+                "a secret's lifetime must be 1 to {} days",
+                self.policy.max_days
+            )));
+        }
+        self.store
+            .get_app(app)
+            .await
+            .map_err(not_found("application"))?;
+        let value = SecretValue::generate().map_err(|_| CoreError::Random)?;
+        let now = self.clock.now();
+        let meta = SecretMeta {
+            id: SecretId::random(),
+            client_id: app,
+            name,
+            created_at: now,
+            expires_at: now + Duration::days(i64::from(days)),
+            last_used_at: None,
+        };
+        let stored = StoredSecret {
+            meta: meta.clone(),
+            digest: self.pepper.digest(&value),
+            deleted: false,
+        };
+        match self
+            .store
+            .create_secret(&stored, self.policy.max_active, now)
+            .await
+        {
+            Ok(()) => Ok(CreatedSecret { meta, value }),
+            Err(StoreError::SecretLimit) => Err(CoreError::SecretLimit {
+                limit: self.policy.max_active,
+            }),
+            Err(e) => Err(not_found("application")(e)),
+        }
+    }
+
+    /// The live secrets of an application (metadata only).
+    pub async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, CoreError> {
+        self.store
+            .get_app(app)
+            .await
+            .map_err(not_found("application"))?;
+        Ok(self.store.list_secrets(app).await?)
+    }
+
+    /// Deletes one secret of one application.
+    pub async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
+        self.store
+            .delete_secret(app, id)
+            .await
+            .map_err(not_found("secret"))
+    }
+}

@@ -1,0 +1,246 @@
+//! Token issuance: authenticate the client against the in-memory directory, narrow the scopes to
+//! its role, and sign RFC 9068 claims with the current key. Nothing here touches the database:
+//! `last_used_at` is noted for the batch writer.
+
+use crate::clock::Clock;
+use crate::directory::Directory;
+use crate::error::{AuthFailure, TokenError};
+use crate::ids::{ClientId, SecretId, TenantId};
+use crate::keyring::Keyring;
+use crate::model::{AppStatus, TenantStatus};
+use crate::role::RoleCatalog;
+use crate::secret::Pepper;
+use crate::usage::UsageRecorder;
+use std::fmt;
+use std::sync::Arc;
+use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ScopeSet};
+use time::{Duration, OffsetDateTime};
+
+/// A client id and a presented secret. `Debug` never prints the secret.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The client id.
+    pub client_id: ClientId,
+    /// The secret as presented; it may be anything.
+    pub secret: &'a str,
+}
+
+impl fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("client_id", &self.client_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A client that proved possession of a live secret.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    /// Its client id.
+    pub client_id: ClientId,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// The secret that authenticated it.
+    pub secret_id: SecretId,
+    /// Its role's name.
+    pub role: String,
+    /// Its role's scopes.
+    pub role_scopes: ScopeSet,
+}
+
+/// What to put in the token, beyond who the client is.
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    /// Requested scopes; `None` means every scope of the role.
+    pub scope: Option<ScopeSet>,
+    /// Requested audience (RFC 8707 `resource`); `None` means the configured default.
+    pub audience: Option<Audience>,
+    /// Lifetime; `None` means the configured default.
+    pub ttl: Option<Duration>,
+    /// Signature algorithm; `None` means the configured default.
+    pub alg: Option<Algorithm>,
+}
+
+/// A signed token and what the response needs to say about it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWT.
+    pub access_token: String,
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+    /// The granted scopes.
+    pub scope: ScopeSet,
+    /// Seconds until expiry.
+    pub expires_in: i64,
+}
+
+/// Issuer settings.
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    /// The `iss` claim, identical to the metadata's `issuer`.
+    pub issuer: String,
+    /// `aud` when the client names no resource.
+    pub default_audience: String,
+    /// Default token lifetime.
+    pub token_ttl: Duration,
+    /// Default signature algorithm.
+    pub alg: Algorithm,
+}
+
+/// Issues tokens.
+pub struct Issuer {
+    config: IssuerConfig,
+    directory: Arc<Directory>,
+    keyring: Arc<Keyring>,
+    catalog: Arc<RoleCatalog>,
+    pepper: Pepper,
+    usage: Arc<UsageRecorder>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// An issuer over its ports.
+    pub fn new(
+        config: IssuerConfig,
+        directory: Arc<Directory>,
+        keyring: Arc<Keyring>,
+        catalog: Arc<RoleCatalog>,
+        pepper: Pepper,
+        usage: Arc<UsageRecorder>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Issuer {
+            config,
+            directory,
+            keyring,
+            catalog,
+            pepper,
+            usage,
+            clock,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IssuerConfig {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Checks credentials: the client exists and is not deleted, the secret matches one of its
+    /// unexpired secrets (constant-time, against all of them), and the client and its tenant are
+    /// active. On success the secret's use is noted for the batch writer.
+    pub fn authenticate(
+        &self,
+        creds: Credentials<'_>,
+        now: OffsetDateTime,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        let presented = self.pepper.digest_presented(creds.secret);
+        let result = self.directory.with_app(&creds.client_id, |found| {
+            let (entry, tenant) = found.ok_or(AuthFailure::UnknownClient)?;
+            if entry.app.status == AppStatus::Deleted {
+                return Err(AuthFailure::ClientDeleted);
+            }
+            let digest = presented.ok_or(AuthFailure::BadSecret)?;
+            // Compare against every secret, without stopping early.
+            let mut matched = None;
+            for s in &entry.secrets {
+                if s.digest.ct_eq(&digest) {
+                    matched = Some((s.id, s.expires_at));
+                }
+            }
+            let (secret_id, expires_at) = matched.ok_or(AuthFailure::BadSecret)?;
+            if expires_at <= now {
+                return Err(AuthFailure::SecretExpired);
+            }
+            match tenant.map(|t| t.status) {
+                Some(TenantStatus::Active) => {}
+                Some(TenantStatus::Disabled) => return Err(AuthFailure::TenantDisabled),
+                Some(TenantStatus::Deleted) | None => return Err(AuthFailure::TenantDeleted),
+            }
+            if entry.app.status == AppStatus::Disabled {
+                return Err(AuthFailure::ClientDisabled);
+            }
+            Ok((entry.app.tenant_id, secret_id, entry.app.role.clone()))
+        });
+        let (tenant_id, secret_id, role) = result.map_err(TokenError::InvalidClient)?;
+        let role_scopes = self
+            .catalog
+            .scopes(&role)
+            .cloned()
+            .ok_or(TokenError::UnauthorizedClient)?;
+        self.usage.touch(secret_id, now);
+        Ok(AuthenticatedClient {
+            client_id: creds.client_id,
+            tenant_id,
+            secret_id,
+            role,
+            role_scopes,
+        })
+    }
+
+    /// Signs a token for an authenticated client.
+    pub fn issue(
+        &self,
+        client: &AuthenticatedClient,
+        grant: Grant,
+        now: OffsetDateTime,
+    ) -> Result<IssuedToken, TokenError> {
+        let scope = match grant.scope {
+            None => client.role_scopes.clone(),
+            Some(s) if s.is_empty() => client.role_scopes.clone(),
+            Some(s) => {
+                if let Some(bad) = s.iter().find(|x| !client.role_scopes.contains(x.as_str())) {
+                    return Err(TokenError::InvalidScope(bad.to_string()));
+                }
+                s
+            }
+        };
+        let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
+        let alg = grant.alg.unwrap_or(self.config.alg);
+        let keys = self.keyring.snapshot();
+        let key = keys.signer(alg, now).ok_or(TokenError::NoSigningKey)?;
+        let iat = now.unix_timestamp();
+        let claims = AccessTokenClaims {
+            iss: self.config.issuer.clone(),
+            sub: client.client_id.to_string(),
+            client_id: client.client_id.to_string(),
+            aud: grant
+                .audience
+                .unwrap_or_else(|| Audience::One(self.config.default_audience.clone())),
+            exp: iat + ttl.whole_seconds(),
+            iat,
+            nbf: iat,
+            jti: uuid::Uuid::new_v4().to_string(),
+            scope: scope.to_string(),
+            tenant_id: client.tenant_id.to_string(),
+            secret_id: client.secret_id.to_string(),
+        };
+        let access_token = key.sign_jwt(&claims).map_err(TokenError::Internal)?;
+        Ok(IssuedToken {
+            access_token,
+            claims,
+            scope,
+            expires_in: ttl.whole_seconds(),
+        })
+    }
+
+    /// Authenticates and issues in one step, reading the clock once.
+    pub fn token(&self, creds: Credentials<'_>, grant: Grant) -> Result<IssuedToken, TokenError> {
+        let now = self.clock.now();
+        let client = self.authenticate(creds, now)?;
+        self.issue(&client, grant, now)
+    }
+}

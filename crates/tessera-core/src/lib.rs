@@ -1,0 +1,33 @@
+//! tessera's domain core: no HTTP, no SQL.
+//!
+//! The layers, from the outside in:
+//! - front ends (the HTTP dialects in `tessera-server`, the CLI in `tessera`) parse requests into
+//!   the types of this crate and render its answers and errors in their own wire format;
+//! - [`issue::Issuer`] authenticates clients against the in-memory [`directory::Directory`] and
+//!   signs RFC 9068 tokens with the [`keyring::Keyring`]'s current key; it never waits on storage;
+//! - [`admin::Admin`] changes tenants, applications and secrets through the [`store::Store`] port;
+//! - every node follows the store's change feed, so the directory and key ring reflect changes made
+//!   anywhere (the CLI, another node) within a second.
+//!
+//! Secrets are digested with HMAC-SHA-256, not a password hash; [`secret`] explains why.
+
+pub mod admin;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod ids;
+pub mod issue;
+pub mod keyring;
+pub mod keys;
+pub mod master;
+pub mod model;
+pub mod role;
+pub mod secret;
+pub mod store;
+pub mod usage;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{AuthFailure, CoreError, TokenError};
+pub use tessera_proto as proto;

@@ -1,0 +1,116 @@
+//! The storage port. One implementation per engine (SQLite, PostgreSQL); the core never sees SQL.
+//!
+//! Change propagation: every mutation bumps a database-wide sequence number in the same
+//! transaction and stamps the rows it touched with it. A node polls [`Store::changes_since`] with
+//! the last sequence it has seen and applies what came back; that is how a change made by the CLI,
+//! or by another node, reaches every running server within a second. Deletions are tombstones for
+//! the same reason.
+
+use crate::ids::{ClientId, SecretId, TenantId};
+use crate::keys::KeyRecord;
+use crate::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// A storage failure, independent of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or is a tombstone where a live row is required).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or consistency rule refused the change.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The application already has the maximum number of unexpired secrets.
+    #[error("secret limit reached")]
+    SecretLimit,
+    /// The database cannot be reached or refused the operation.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: corrupt data, a driver error.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// Everything that changed after a sequence number.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    /// The sequence number to ask from next time.
+    pub seq: i64,
+    /// Tenants created or changed (tombstones included).
+    pub tenants: Vec<Tenant>,
+    /// Applications created or changed (tombstones included).
+    pub apps: Vec<Application>,
+    /// Secrets created or deleted (tombstones included).
+    pub secrets: Vec<StoredSecret>,
+    /// Whether any signing key was added or removed.
+    pub keys_changed: bool,
+}
+
+/// The store. All methods are single transactions; a failed call changes nothing.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Reads a metadata value.
+    async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Writes `value` unless `key` already has one; returns the value stored.
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    /// Inserts a tenant. Its parent, if any, must exist.
+    async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError>;
+    /// Reads a tenant, tombstones included.
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
+    /// Every tenant, tombstones included, by creation time.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Changes a tenant's status. A deleted tenant cannot change again (`Conflict`).
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, StoreError>;
+
+    /// Inserts an application. Its tenant must exist and not be deleted.
+    async fn create_app(&self, a: &Application) -> Result<(), StoreError>;
+    /// Reads an application; tombstones are `NotFound`.
+    async fn get_app(&self, id: ClientId) -> Result<Application, StoreError>;
+    /// The live applications of a tenant, by creation time.
+    async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError>;
+    /// Changes an application's status; `Deleted` also deletes its secrets.
+    async fn set_app_status(
+        &self,
+        id: ClientId,
+        status: AppStatus,
+    ) -> Result<Application, StoreError>;
+
+    /// Inserts a secret unless its application already has `max_active` unexpired secrets at
+    /// `now` (`SecretLimit`). The check and the insert are one transaction.
+    async fn create_secret(
+        &self,
+        s: &StoredSecret,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The live secrets of an application, by creation time.
+    async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError>;
+    /// Deletes one secret of one application.
+    async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), StoreError>;
+
+    /// Inserts a signing key unconditionally (rotation).
+    async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError>;
+    /// Inserts a signing key only if no key of its algorithm exists; returns whether it did.
+    async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError>;
+    /// Every signing key.
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// What changed after `seq` (everything, for 0).
+    async fn changes_since(&self, seq: i64) -> Result<ChangeSet, StoreError>;
+
+    /// Writes `last_used_at` for a batch of secrets, never moving it backwards. Does not count as
+    /// a change: it is bookkeeping, not state other nodes act on.
+    async fn record_last_used(
+        &self,
+        batch: &[(SecretId, OffsetDateTime)],
+    ) -> Result<(), StoreError>;
+}

@@ -1,0 +1,432 @@
+//! The store conformance suite: every engine runs these same checks against a real database.
+//!
+//! An engine's test calls [`run_all`] with a factory that returns a fresh, empty store.
+
+use crate::CoreError;
+use crate::admin::{Admin, NewTenant, SecretPolicy};
+use crate::clock::{Clock, ManualClock};
+use crate::directory::Directory;
+use crate::ids::{ClientId, SecretId, TenantId};
+use crate::keyring::Keyring;
+use crate::master::MasterKey;
+use crate::model::{AppStatus, TenantStatus};
+use crate::role::RoleCatalog;
+use crate::store::Store;
+use std::future::Future;
+use std::sync::Arc;
+use tessera_proto::Algorithm;
+use time::Duration;
+use time::macros::datetime;
+
+/// A fresh admin service over `store`, with a manual clock.
+pub fn admin(store: Arc<dyn Store>) -> (Admin, Arc<ManualClock>, MasterKey) {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 12:00 UTC)));
+    let master = MasterKey::parse(&"ab".repeat(32)).unwrap_or_else(|_| unreachable!());
+    let admin = Admin::new(
+        store,
+        master.pepper(),
+        Arc::new(RoleCatalog::default()),
+        clock.clone(),
+        SecretPolicy::default(),
+    );
+    (admin, clock, master)
+}
+
+/// Runs every conformance check, each on a fresh store from `fresh`.
+pub async fn run_all<F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    tenants_and_tombstones(fresh().await).await;
+    applications_and_deletion(fresh().await).await;
+    secret_limit_and_expiry(fresh().await).await;
+    change_feed_reaches_directory(fresh().await).await;
+    keys_first_start_is_idempotent(fresh().await).await;
+    last_used_is_batched_and_monotonic(fresh().await).await;
+    meta_init_keeps_first_value(fresh().await).await;
+}
+
+async fn tenants_and_tombstones(store: Arc<dyn Store>) {
+    let (admin, _, _) = admin(store.clone());
+    let gw = admin
+        .create_tenant(NewTenant {
+            name: "Gateway".into(),
+            kind: Some("gateway".into()),
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create tenant: {e}"));
+    let m = admin
+        .create_tenant(NewTenant {
+            name: "Shop".into(),
+            kind: None,
+            parent_id: Some(gw.id),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create child: {e}"));
+    assert_eq!(m.kind, "merchant");
+    assert_eq!(
+        admin.get_tenant(m.id).await.ok().map(|t| t.parent_id),
+        Some(Some(gw.id))
+    );
+    assert!(matches!(
+        admin
+            .create_tenant(NewTenant {
+                name: "x".into(),
+                kind: None,
+                parent_id: Some(TenantId::random())
+            })
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        admin
+            .create_tenant(NewTenant {
+                name: " ".into(),
+                kind: None,
+                parent_id: None
+            })
+            .await,
+        Err(CoreError::Invalid(_))
+    ));
+    let d = admin
+        .set_tenant_status(m.id, TenantStatus::Disabled)
+        .await
+        .ok();
+    assert_eq!(d.map(|t| t.status), Some(TenantStatus::Disabled));
+    admin
+        .set_tenant_status(m.id, TenantStatus::Deleted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.set_tenant_status(m.id, TenantStatus::Active).await,
+        Err(CoreError::Conflict(_))
+    ));
+    assert_eq!(
+        admin.get_tenant(m.id).await.ok().map(|t| t.status),
+        Some(TenantStatus::Deleted)
+    );
+    assert_eq!(admin.list_tenants().await.map(|v| v.len()).ok(), Some(2));
+    assert!(matches!(
+        admin.get_tenant(TenantId::random()).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
+
+async fn applications_and_deletion(store: Arc<dyn Store>) {
+    let (admin, _, _) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.create_app(t.id, "a", "no-such-role").await,
+        Err(CoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        admin.create_app(TenantId::random(), "a", "merchant").await,
+        Err(CoreError::NotFound(_))
+    ));
+    let a = admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = admin
+        .create_secret(a.client_id, "s1", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(admin.list_apps(t.id).await.map(|v| v.len()).ok(), Some(1));
+    admin
+        .set_app_status(a.client_id, AppStatus::Disabled)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        admin.get_app(a.client_id).await.ok().map(|a| a.status),
+        Some(AppStatus::Disabled)
+    );
+    admin
+        .set_app_status(a.client_id, AppStatus::Deleted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.get_app(a.client_id).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert_eq!(admin.list_apps(t.id).await.map(|v| v.len()).ok(), Some(0));
+    assert!(matches!(
+        store.list_secrets(a.client_id).await.map(|v| v.len()),
+        Ok(0)
+    ));
+    assert!(matches!(
+        admin.delete_secret(a.client_id, s.meta.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        admin.set_app_status(a.client_id, AppStatus::Active).await,
+        Err(CoreError::NotFound(_))
+    ));
+    // Applications of a deleted tenant cannot be created.
+    admin
+        .set_tenant_status(t.id, TenantStatus::Deleted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.create_app(t.id, "b", "merchant").await,
+        Err(CoreError::NotFound(_))
+    ));
+}
+
+async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
+    let (admin, clock, _) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.create_secret(a.client_id, "x", Some(0)).await,
+        Err(CoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        admin.create_secret(a.client_id, "x", Some(731)).await,
+        Err(CoreError::Invalid(_))
+    ));
+    let s1 = admin
+        .create_secret(a.client_id, "one", Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s1.meta.expires_at - s1.meta.created_at, Duration::days(1));
+    let s2 = admin
+        .create_secret(a.client_id, "two", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s2.meta.expires_at - s2.meta.created_at, Duration::days(365));
+    match admin.create_secret(a.client_id, "three", None).await {
+        Err(CoreError::SecretLimit { limit: 2 }) => {}
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    // Once one has expired, a new one may be created.
+    clock.advance(Duration::days(2));
+    admin
+        .create_secret(a.client_id, "three", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Deleting frees a slot.
+    admin
+        .delete_secret(a.client_id, s2.meta.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .create_secret(a.client_id, "four", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Another application's secret id is not found through this one.
+    let b = admin
+        .create_app(t.id, "B", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        admin.delete_secret(b.client_id, s1.meta.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        admin.create_secret(ClientId::random(), "x", None).await,
+        Err(CoreError::NotFound(_))
+    ));
+    let listed = admin.list_secrets(a.client_id).await.unwrap_or_default();
+    assert_eq!(listed.len(), 3, "one expired, three live");
+}
+
+async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
+    let (admin, _, _) = admin(store.clone());
+    let dir = Directory::default();
+    dir.refresh(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = admin
+        .create_secret(a.client_id, "s", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir.refresh(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.secrets.len())),
+        Some(1)
+    );
+    admin
+        .delete_secret(a.client_id, s.meta.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .set_tenant_status(t.id, TenantStatus::Disabled)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let before = dir.seq();
+    dir.refresh(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(dir.seq() > before);
+    assert_eq!(
+        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.secrets.len())),
+        Some(0)
+    );
+    assert_eq!(dir.tenant_status(&t.id), Some(TenantStatus::Disabled));
+    admin
+        .set_app_status(a.client_id, AppStatus::Deleted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    dir.refresh(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.app.status)),
+        Some(AppStatus::Deleted)
+    );
+    // Nothing new: the feed returns nothing and the sequence stays.
+    let seq = dir.seq();
+    let c = store
+        .changes_since(seq)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.seq, seq);
+    assert!(c.tenants.is_empty() && c.apps.is_empty() && c.secrets.is_empty() && !c.keys_changed);
+}
+
+async fn keys_first_start_is_idempotent(store: Arc<dyn Store>) {
+    let (_, clock, master) = admin(store.clone());
+    let ring = Keyring::new(master.key_cipher(), Duration::hours(24));
+    let now = clock.now();
+    ring.ensure(store.as_ref(), Algorithm::Es256, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let other = Keyring::new(master.key_cipher(), Duration::hours(24));
+    other
+        .ensure(store.as_ref(), Algorithm::Es256, now)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    other
+        .load(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        other.snapshot().all().len(),
+        1,
+        "a second start must not add a key"
+    );
+    let c = store
+        .changes_since(0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.keys_changed);
+    let rec = Keyring::rotate(
+        ring.cipher(),
+        store.as_ref(),
+        Algorithm::Es256,
+        now,
+        Duration::hours(1),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    ring.load(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let set = ring.snapshot();
+    assert_eq!(set.all().len(), 2);
+    assert_ne!(
+        set.signer(Algorithm::Es256, now)
+            .map(|k| k.kid().to_owned()),
+        Some(rec.kid.clone())
+    );
+    assert_eq!(
+        set.signer(Algorithm::Es256, now + Duration::hours(1))
+            .map(|k| k.kid().to_owned()),
+        Some(rec.kid.clone())
+    );
+    // The wrong master key cannot open the keys.
+    let wrong = Keyring::new(
+        MasterKey::parse(&"cd".repeat(32))
+            .unwrap_or_else(|_| unreachable!())
+            .key_cipher(),
+        Duration::hours(1),
+    );
+    assert!(wrong.load(store.as_ref()).await.is_err());
+}
+
+async fn last_used_is_batched_and_monotonic(store: Arc<dyn Store>) {
+    let (admin, clock, _) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = admin
+        .create_secret(a.client_id, "s", None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seq = store
+        .changes_since(0)
+        .await
+        .map(|c| c.seq)
+        .unwrap_or_default();
+    let later = clock.now() + Duration::minutes(5);
+    store
+        .record_last_used(&[(s.meta.id, later), (SecretId::random(), later)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store
+        .record_last_used(&[(s.meta.id, clock.now())])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed = admin.list_secrets(a.client_id).await.unwrap_or_default();
+    assert_eq!(listed[0].last_used_at, Some(later), "never moves backwards");
+    let c = store
+        .changes_since(seq)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.secrets.is_empty(), "bookkeeping is not a change");
+}
+
+async fn meta_init_keeps_first_value(store: Arc<dyn Store>) {
+    assert_eq!(store.meta_get("k").await.ok(), Some(None));
+    assert_eq!(
+        store.meta_init("k", "one").await.ok().as_deref(),
+        Some("one")
+    );
+    assert_eq!(
+        store.meta_init("k", "two").await.ok().as_deref(),
+        Some("one")
+    );
+    assert!(matches!(store.ping().await, Ok(())));
+}

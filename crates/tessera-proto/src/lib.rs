@@ -1,0 +1,329 @@
+//! Wire types shared by tessera and the services that consume its tokens.
+//!
+//! Everything here is plain data with serde derives and no runtime: the RFC 9068 access-token
+//! claims, the JWK/JWKS documents (RFC 7517), the algorithm allow-list and OAuth scope tokens
+//! (RFC 6749 §3.3). The issuer (`tessera-core`) and the resource-server guard both depend on this
+//! crate, so that a resource server never has to compile an issuer.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The JOSE header `typ` of an RFC 9068 access token (§2.1). Resource servers must reject
+/// other values, which keeps ID tokens and other JWTs from being replayed as access tokens.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The signature algorithms tessera signs with, and the only ones a verifier should accept.
+///
+/// This is an allow-list on purpose: `none` and the HMAC family are absent, so that no token
+/// can be "verified" without a signature or with a public key used as an HMAC secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// ECDSA on P-256 with SHA-256 (RFC 7518 §3.4). tessera's default.
+    #[serde(rename = "ES256")]
+    Es256,
+    /// Ed25519 (RFC 8037).
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key (RFC 7518 §3.3).
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl Algorithm {
+    /// Every algorithm on the allow-list.
+    pub const ALL: [Algorithm; 3] = [Algorithm::Es256, Algorithm::EdDsa, Algorithm::Rs256];
+
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::EdDsa => "EdDSA",
+            Algorithm::Rs256 => "RS256",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An `alg` outside the allow-list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsupportedAlgorithm(pub String);
+
+impl fmt::Display for UnsupportedAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unsupported algorithm {:?} (expected ES256, EdDSA or RS256)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnsupportedAlgorithm {}
+
+impl std::str::FromStr for Algorithm {
+    type Err = UnsupportedAlgorithm;
+    /// Exact JOSE names only: a verifier must not be lenient about `alg`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnsupportedAlgorithm(s.to_owned()))
+    }
+}
+
+/// The JOSE header tessera writes on every access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoseHeader {
+    /// Signature algorithm.
+    pub alg: Algorithm,
+    /// Always [`ACCESS_TOKEN_TYP`].
+    pub typ: String,
+    /// The id of the key in the JWKS that verifies the signature.
+    pub kid: String,
+}
+
+/// The `aud` claim: one audience or several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience, serialised as a string.
+    One(String),
+    /// Several audiences, serialised as an array.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `aud` names `expected`.
+    pub fn contains(&self, expected: &str) -> bool {
+        match self {
+            Audience::One(a) => a == expected,
+            Audience::Many(v) => v.iter().any(|a| a == expected),
+        }
+    }
+}
+
+/// The claims of a tessera access token: RFC 9068 §2.2 plus tessera's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// Issuer: equal, byte for byte, to the `issuer` of the server's RFC 8414 metadata.
+    pub iss: String,
+    /// Subject: the client_id, since a client-credentials token acts for the client itself.
+    pub sub: String,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2).
+    pub client_id: String,
+    /// The resource server(s) the token is meant for.
+    pub aud: Audience,
+    /// Expiry, epoch seconds.
+    pub exp: i64,
+    /// Issued at, epoch seconds.
+    pub iat: i64,
+    /// Not before, epoch seconds.
+    pub nbf: i64,
+    /// Unique token id, for revocation by jti.
+    pub jti: String,
+    /// Space-delimited granted scopes (RFC 9068 §2.2.3).
+    pub scope: String,
+    /// The tenant that owns the client.
+    pub tenant_id: String,
+    /// The secret that authenticated the request, so that deleting it can revoke what it minted.
+    pub secret_id: String,
+}
+
+/// A public JSON Web Key (RFC 7517 §4), as published in the JWKS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Key type: `EC`, `OKP` or `RSA`.
+    pub kty: String,
+    /// Key id, matched against the JWT header's `kid`.
+    pub kid: String,
+    /// The one algorithm this key verifies.
+    pub alg: Algorithm,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// Curve (`P-256`, `Ed25519`) for EC and OKP keys.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub crv: Option<String>,
+    /// x coordinate (EC) or public key (OKP), base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub x: Option<String>,
+    /// y coordinate (EC), base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub y: Option<String>,
+    /// RSA modulus, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub n: Option<String>,
+    /// RSA public exponent, base64url.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub e: Option<String>,
+}
+
+/// A JWK Set (RFC 7517 §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Jwks {
+    /// The published keys: previous, current and next.
+    pub keys: Vec<Jwk>,
+}
+
+/// One OAuth scope token (RFC 6749 §3.3: `1*( %x21 / %x23-5B / %x5D-7E )`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Scope(String);
+
+/// A string that is not a scope token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidScope(pub String);
+
+impl fmt::Display for InvalidScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not a valid scope token (RFC 6749 §3.3)", self.0)
+    }
+}
+
+impl std::error::Error for InvalidScope {}
+
+impl Scope {
+    /// Parses one scope token.
+    pub fn parse(s: &str) -> Result<Scope, InvalidScope> {
+        let ok = !s.is_empty()
+            && s.bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if ok && s.len() <= 256 {
+            Ok(Scope(s.to_owned()))
+        } else {
+            Err(InvalidScope(s.chars().take(64).collect()))
+        }
+    }
+
+    /// The scope token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Scope {
+    type Error = InvalidScope;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Scope::parse(&s)
+    }
+}
+
+impl From<Scope> for String {
+    fn from(s: Scope) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An ordered set of scopes without duplicates, rendered space-delimited.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScopeSet(Vec<Scope>);
+
+impl ScopeSet {
+    /// Parses a space-delimited scope string (RFC 6749 §3.3). Duplicates are dropped, order kept.
+    pub fn parse(s: &str) -> Result<ScopeSet, InvalidScope> {
+        let mut set = ScopeSet::default();
+        for tok in s.split(' ').filter(|t| !t.is_empty()) {
+            set.insert(Scope::parse(tok)?);
+        }
+        Ok(set)
+    }
+
+    /// Adds a scope unless it is already there.
+    pub fn insert(&mut self, s: Scope) {
+        if !self.0.contains(&s) {
+            self.0.push(s);
+        }
+    }
+
+    /// Whether the set holds `s`.
+    pub fn contains(&self, s: &str) -> bool {
+        self.0.iter().any(|x| x.as_str() == s)
+    }
+
+    /// Whether every scope of `self` is in `other`.
+    pub fn is_subset_of(&self, other: &ScopeSet) -> bool {
+        self.0.iter().all(|s| other.contains(s.as_str()))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The scopes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Scope> {
+        self.0.iter()
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        let mut set = ScopeSet::default();
+        for s in iter {
+            set.insert(s);
+        }
+        set
+    }
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(s.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_tokens_follow_rfc6749() {
+        assert!(Scope::parse("transactions:process").is_ok());
+        assert!(Scope::parse("").is_err());
+        assert!(Scope::parse("a b").is_err());
+        assert!(Scope::parse("a\"b").is_err());
+        assert!(Scope::parse("a\\b").is_err());
+        assert!(Scope::parse("é").is_err());
+    }
+
+    #[test]
+    fn scope_set_dedups_and_renders_space_delimited() {
+        let s = ScopeSet::parse("b a  b").unwrap();
+        assert_eq!(s.to_string(), "b a");
+        assert!(ScopeSet::parse("a").unwrap().is_subset_of(&s));
+        assert!(!ScopeSet::parse("c").unwrap().is_subset_of(&s));
+    }
+
+    #[test]
+    fn algorithm_names_are_exact() {
+        assert_eq!("ES256".parse::<Algorithm>().unwrap(), Algorithm::Es256);
+        assert!("es256".parse::<Algorithm>().is_err());
+        assert!("none".parse::<Algorithm>().is_err());
+        assert!("HS256".parse::<Algorithm>().is_err());
+    }
+
+    #[test]
+    fn audience_is_string_or_array() {
+        let one: Audience = serde_json::from_str("\"x\"").unwrap();
+        assert!(one.contains("x"));
+        let many: Audience = serde_json::from_str("[\"x\",\"y\"]").unwrap();
+        assert!(many.contains("y") && !many.contains("z"));
+    }
+}

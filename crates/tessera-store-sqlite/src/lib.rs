@@ -1,0 +1,613 @@
+//! tessera's embedded store: SQLite through sqlx.
+//!
+//! WAL journal (readers never block the writer), `synchronous = FULL` (an acknowledged change
+//! survives a crash of the process or the machine; management writes are rare, so the fsync is
+//! cheap), a busy timeout (several CLI processes beside a running server wait for the lock instead
+//! of failing with "database is locked"), foreign keys on, migrations embedded in the binary.
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use tessera_core::ids::{ClientId, SecretId, TenantId};
+use tessera_core::keys::KeyRecord;
+use tessera_core::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
+use tessera_core::proto::Algorithm;
+use tessera_core::secret::Digest;
+use tessera_core::store::{ChangeSet, Store, StoreError};
+use time::OffsetDateTime;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+/// Why the database could not be opened: one line naming the file and the problem.
+#[derive(Debug)]
+pub struct OpenError(pub String);
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+fn map_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Conflict("already exists".into())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.to_string())
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_ts(v: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Other(format!("corrupt {what} in database: {s:?}")))
+}
+
+fn get<'r, T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>>(
+    r: &'r SqliteRow,
+    col: &str,
+) -> Result<T, StoreError> {
+    r.try_get(col).map_err(map_err)
+}
+
+fn tenant_row(r: &SqliteRow) -> Result<Tenant, StoreError> {
+    let parent: Option<String> = get(r, "parent_id")?;
+    Ok(Tenant {
+        id: parse("tenant id", &get::<String>(r, "id")?)?,
+        name: get(r, "name")?,
+        kind: get(r, "kind")?,
+        parent_id: parent.map(|p| parse("tenant id", &p)).transpose()?,
+        status: parse("tenant status", &get::<String>(r, "status")?)?,
+        created_at: from_ts(get(r, "created_at")?)?,
+    })
+}
+
+fn app_row(r: &SqliteRow) -> Result<Application, StoreError> {
+    Ok(Application {
+        client_id: parse("client id", &get::<String>(r, "client_id")?)?,
+        tenant_id: parse("tenant id", &get::<String>(r, "tenant_id")?)?,
+        name: get(r, "name")?,
+        role: get(r, "role")?,
+        status: parse("application status", &get::<String>(r, "status")?)?,
+        created_at: from_ts(get(r, "created_at")?)?,
+    })
+}
+
+fn secret_meta_row(r: &SqliteRow) -> Result<SecretMeta, StoreError> {
+    let last: Option<i64> = get(r, "last_used_at")?;
+    Ok(SecretMeta {
+        id: parse("secret id", &get::<String>(r, "id")?)?,
+        client_id: parse("client id", &get::<String>(r, "client_id")?)?,
+        name: get(r, "name")?,
+        created_at: from_ts(get(r, "created_at")?)?,
+        expires_at: from_ts(get(r, "expires_at")?)?,
+        last_used_at: last.map(from_ts).transpose()?,
+    })
+}
+
+fn secret_row(r: &SqliteRow) -> Result<StoredSecret, StoreError> {
+    let digest: Vec<u8> = get(r, "digest")?;
+    let digest: [u8; 32] = digest
+        .try_into()
+        .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
+    Ok(StoredSecret {
+        meta: secret_meta_row(r)?,
+        digest: Digest(digest),
+        deleted: get::<i64>(r, "deleted")? != 0,
+    })
+}
+
+fn key_row(r: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    Ok(KeyRecord {
+        kid: get(r, "kid")?,
+        alg: parse::<Algorithm>("key algorithm", &get::<String>(r, "alg")?)?,
+        created_at: from_ts(get(r, "created_at")?)?,
+        activates_at: from_ts(get(r, "activates_at")?)?,
+        sealed_private_key: get(r, "sealed_key")?,
+    })
+}
+
+/// Starts a write transaction: bumps the change counter first, which takes SQLite's write lock
+/// at once (waiting up to the busy timeout), and returns the new sequence number.
+async fn begin_write(pool: &SqlitePool) -> Result<(Transaction<'static, Sqlite>, i64), StoreError> {
+    let mut tx = pool.begin().await.map_err(map_err)?;
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+    Ok((tx, seq))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (`sqlite://PATH` or `sqlite:PATH`) and
+    /// applies migrations. Errors name the file and the problem in one line.
+    pub async fn open(url: &str) -> Result<SqliteStore, OpenError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url)
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            OpenError(format!("database {path}: {what}: {e}"))
+        };
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| fail("invalid database URL", &e))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(15))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(20))
+            .connect_with(opts)
+            .await
+            .map_err(|e| fail("cannot open", &short(&e)))?;
+        // Concurrent first starts (a server and a CLI) can race on the first migration; the loser
+        // retries once the winner has committed.
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 && !is_fatal(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(fail("cannot apply migrations", &short_mig(&e))),
+            }
+        }
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool (benchmarks and tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn is_fatal(e: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::Execute(sqlx::Error::Database(d)) => {
+            let m = d.message();
+            m.contains("not a database") || m.contains("readonly") || m.contains("malformed")
+        }
+        M::VersionMissing(_) | M::VersionMismatch(_) => true,
+        _ => false,
+    }
+}
+
+fn short(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn short_mig(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::Execute(inner) => short(inner),
+        sqlx::migrate::MigrateError::VersionMissing(v) => format!(
+            "the database was written by a newer tessera (migration {v} is unknown to this version)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+const TENANT_COLS: &str = "id, name, kind, parent_id, status, created_at";
+const APP_COLS: &str = "client_id, tenant_id, name, role, status, created_at";
+const SECRET_COLS: &str =
+    "id, client_id, name, digest, created_at, expires_at, last_used_at, deleted";
+const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT value FROM change_seq WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let (mut tx, _) = begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(v)
+    }
+
+    async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, kind, parent_id, status, created_at, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.to_string())
+        .bind(&t.name)
+        .bind(&t.kind)
+        .bind(t.parent_id.map(|p| p.to_string()))
+        .bind(t.status.as_str())
+        .bind(ts(t.created_at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        let r = sqlx::query(&format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        tenant_row(&r)
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TENANT_COLS} FROM tenants ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(tenant_row).collect()
+    }
+
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let current: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if current == "deleted" {
+            return Err(StoreError::Conflict("the tenant is deleted".into()));
+        }
+        let r = sqlx::query(&format!(
+            "UPDATE tenants SET status = ?, seq = ? WHERE id = ? RETURNING {TENANT_COLS}"
+        ))
+        .bind(status.as_str())
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let t = tenant_row(&r)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(t)
+    }
+
+    async fn create_app(&self, a: &Application) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let status: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = ?")
+            .bind(a.tenant_id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if status == "deleted" {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO applications (client_id, tenant_id, name, role, status, created_at, seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(a.client_id.to_string())
+        .bind(a.tenant_id.to_string())
+        .bind(&a.name)
+        .bind(&a.role)
+        .bind(a.status.as_str())
+        .bind(ts(a.created_at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_app(&self, id: ClientId) -> Result<Application, StoreError> {
+        let r = sqlx::query(&format!(
+            "SELECT {APP_COLS} FROM applications WHERE client_id = ? AND status <> 'deleted'"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        app_row(&r)
+    }
+
+    async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APP_COLS} FROM applications WHERE tenant_id = ? AND status <> 'deleted'
+             ORDER BY created_at, client_id"
+        ))
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(app_row).collect()
+    }
+
+    async fn set_app_status(
+        &self,
+        id: ClientId,
+        status: AppStatus,
+    ) -> Result<Application, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let r = sqlx::query(&format!(
+            "UPDATE applications SET status = ?, seq = ?
+             WHERE client_id = ? AND status <> 'deleted' RETURNING {APP_COLS}"
+        ))
+        .bind(status.as_str())
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let a = app_row(&r)?;
+        if status == AppStatus::Deleted {
+            sqlx::query(
+                "UPDATE secrets SET deleted = 1, seq = ? WHERE client_id = ? AND deleted = 0",
+            )
+            .bind(seq)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(a)
+    }
+
+    async fn create_secret(
+        &self,
+        s: &StoredSecret,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let client = s.meta.client_id.to_string();
+        sqlx::query("SELECT 1 FROM applications WHERE client_id = ? AND status <> 'deleted'")
+            .bind(&client)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM secrets WHERE client_id = ? AND deleted = 0 AND expires_at > ?",
+        )
+        .bind(&client)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
+            return Err(StoreError::SecretLimit);
+        }
+        sqlx::query(
+            "INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, deleted, seq)
+             VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+        )
+        .bind(s.meta.id.to_string())
+        .bind(&client)
+        .bind(&s.meta.name)
+        .bind(&s.digest.0[..])
+        .bind(ts(s.meta.created_at))
+        .bind(ts(s.meta.expires_at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SECRET_COLS} FROM secrets WHERE client_id = ? AND deleted = 0
+             ORDER BY created_at, id"
+        ))
+        .bind(app.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(secret_meta_row).collect()
+    }
+
+    async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE secrets SET deleted = 1, seq = ? WHERE id = ? AND client_id = ? AND deleted = 0",
+        )
+        .bind(seq)
+        .bind(id.to_string())
+        .bind(app.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        insert_key_tx(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE alg = ?")
+            .bind(k.alg.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if n > 0 {
+            return Ok(false);
+        }
+        insert_key_tx(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLS} FROM signing_keys ORDER BY activates_at, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(key_row).collect()
+    }
+
+    async fn changes_since(&self, since: i64) -> Result<ChangeSet, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let seq: i64 = sqlx::query_scalar("SELECT value FROM change_seq WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        if seq == since {
+            return Ok(ChangeSet {
+                seq,
+                ..ChangeSet::default()
+            });
+        }
+        // One read transaction: a consistent snapshot at `seq` or later. Rows changed after
+        // `seq` may appear too; applying them twice is harmless.
+        let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_err)?;
+        let tenants = sqlx::query(&format!(
+            "SELECT {TENANT_COLS} FROM tenants WHERE seq > ? ORDER BY seq"
+        ))
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let apps = sqlx::query(&format!(
+            "SELECT {APP_COLS} FROM applications WHERE seq > ? ORDER BY seq"
+        ))
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let secrets = sqlx::query(&format!(
+            "SELECT {SECRET_COLS} FROM secrets WHERE seq > ? ORDER BY seq"
+        ))
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > ?")
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(ChangeSet {
+            seq,
+            tenants: tenants.iter().map(tenant_row).collect::<Result<_, _>>()?,
+            apps: apps.iter().map(app_row).collect::<Result<_, _>>()?,
+            secrets: secrets.iter().map(secret_row).collect::<Result<_, _>>()?,
+            keys_changed: keys > 0,
+        })
+    }
+
+    async fn record_last_used(
+        &self,
+        batch: &[(SecretId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for (id, at) in batch {
+            sqlx::query(
+                "UPDATE secrets SET last_used_at = ?
+                 WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+            )
+            .bind(ts(*at))
+            .bind(id.to_string())
+            .bind(ts(*at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+}
+
+async fn insert_key_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    k: &KeyRecord,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, created_at, activates_at, sealed_key, seq)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&k.kid)
+    .bind(k.alg.as_str())
+    .bind(ts(k.created_at))
+    .bind(ts(k.activates_at))
+    .bind(&k.sealed_private_key)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
