@@ -103,6 +103,11 @@ impl Admin {
         self.policy
     }
 
+    /// The store this service writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     /// Creates a tenant.
     pub async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
         let name = validate_name("name", &n.name).map_err(CoreError::Invalid)?;
@@ -277,5 +282,25 @@ impl Admin {
             .delete_secret(app, id)
             .await
             .map_err(not_found("secret"))
+    }
+}
+
+/// The metadata key under which a database remembers its master key's fingerprint.
+const MASTER_FINGERPRINT: &str = "master_key_fingerprint";
+
+/// Binds a database to a master key on first use, and refuses any other key afterwards: with the
+/// wrong key every secret would silently fail to verify and no signing key would decrypt.
+pub async fn check_master_key(
+    store: &dyn Store,
+    master: &crate::master::MasterKey,
+) -> Result<(), CoreError> {
+    let fp = master.fingerprint();
+    let stored = store.meta_init(MASTER_FINGERPRINT, &fp).await?;
+    if stored == fp {
+        Ok(())
+    } else {
+        Err(CoreError::Conflict(
+            "the master key does not match this database (it was initialised with another key; check TESSERA_MASTER_KEY or the master.key file)".into(),
+        ))
     }
 }

@@ -1,1 +1,78 @@
-//! placeholder
+//! tessera's HTTP front end.
+//!
+//! A request passes the middleware (trace span, timeout, internal-error logging), then one wire
+//! dialect's adapter, which parses it into a core call and renders the answer or error in its own
+//! shape. The binary and the tests build the same [`router`].
+
+pub mod background;
+pub mod dialects;
+pub mod error;
+pub mod form;
+pub mod health;
+pub mod serve;
+pub mod state;
+pub mod wellknown;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use http::StatusCode;
+pub use state::{AppState, NodeConfig, StartError};
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The router of a node.
+pub fn router(state: AppState) -> Router {
+    let mut r = Router::new()
+        .route("/oauth2/token", post(dialects::rfc6749::token))
+        .route("/oauth2/jwks", get(wellknown::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(wellknown::metadata),
+        )
+        .route("/.well-known/openid-configuration", get(wellknown::metadata))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the well-known prefix
+    // followed by that path.
+    if let Some(path) = issuer_path(&state.config.issuer) {
+        r = r
+            .route(
+                &format!("/.well-known/oauth-authorization-server{path}"),
+                get(wellknown::metadata),
+            )
+            .route(
+                &format!("{path}/.well-known/openid-configuration"),
+                get(wellknown::metadata),
+            );
+    }
+    r.fallback(not_found)
+        .layer(axum::middleware::from_fn(error::log_internal_errors))
+        .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(10),
+        ))
+        .layer(
+            // The span names the path only: query strings and headers may carry credentials.
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+fn issuer_path(issuer: &str) -> Option<&str> {
+    let rest = issuer.split_once("://")?.1;
+    let i = rest.find('/')?;
+    Some(&rest[i..])
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"})),
+    )
+}

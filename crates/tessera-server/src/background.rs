@@ -1,0 +1,80 @@
+//! A node's background work: follow the store's change feed, write `last_used_at` in batches,
+//! rotate keys on schedule. Stops on the shutdown signal after a last flush.
+
+use crate::state::AppState;
+use std::time::Duration;
+use tessera_core::keyring::Keyring;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Spawns the background loop; it returns after `shutdown` turns true and a final flush.
+pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.config.refresh_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_flush = tokio::time::Instant::now();
+        let mut last_rotation_check = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            refresh(&state).await;
+            if last_flush.elapsed() >= Duration::from_secs(1) {
+                last_flush = tokio::time::Instant::now();
+                flush(&state).await;
+            }
+            if last_rotation_check.elapsed() >= Duration::from_secs(30) {
+                last_rotation_check = tokio::time::Instant::now();
+                auto_rotate(&state).await;
+            }
+        }
+        flush(&state).await;
+    })
+}
+
+async fn refresh(state: &AppState) {
+    match state.directory.refresh(state.store.as_ref()).await {
+        Ok(true) => {
+            if let Err(e) = state.keyring.load(state.store.as_ref()).await {
+                tracing::error!(error = %e, "cannot reload signing keys");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
+    }
+}
+
+/// Writes pending `last_used_at` notes.
+pub async fn flush(state: &AppState) {
+    if let Err(e) = state.usage.flush(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "cannot write last_used_at; will retry");
+    }
+}
+
+async fn auto_rotate(state: &AppState) {
+    let Some(interval) = state.config.rotation_interval else {
+        return;
+    };
+    let now = state.clock.now();
+    let alg = state.config.alg;
+    let keys = state.keyring.snapshot();
+    let due = keys
+        .signer(alg, now)
+        .is_some_and(|k| k.activates_at() + interval <= now)
+        && !keys.has_pending(alg, now);
+    if due {
+        match Keyring::rotate(
+            state.keyring.cipher(),
+            state.store.as_ref(),
+            alg,
+            now,
+            state.config.rotation_delay,
+        )
+        .await
+        {
+            Ok(k) => tracing::info!(kid = %k.kid, activates_at = %k.activates_at, "scheduled key rotation"),
+            Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! The standard token endpoint: RFC 6749 §4.4 (client credentials grant), with client
+//! authentication by `client_secret_basic` or `client_secret_post` (§2.3.1), RFC 8707 resource
+//! indicators, and errors exactly per §5.2.
+
+use crate::error::InternalCause;
+use crate::form::{
+    AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, basic_credentials,
+    has_media_type, read_body,
+};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::sync::Arc;
+use tessera_core::ids::ClientId;
+use tessera_core::issue::{Credentials, Grant};
+use tessera_core::proto::{Audience, ScopeSet};
+use tessera_core::{AuthFailure, TokenError};
+
+/// The §5.2 error codes (plus §5.2-style codes of RFC 8707 and of server failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request is missing a parameter, repeats one, or is otherwise malformed.
+    InvalidRequest,
+    /// Client authentication failed.
+    InvalidClient,
+    /// The client may not use this grant.
+    UnauthorizedClient,
+    /// The grant type is not supported.
+    UnsupportedGrantType,
+    /// The scope is invalid or exceeds the client's role.
+    InvalidScope,
+    /// RFC 8707 §2: the resource parameter is not an absolute URI.
+    InvalidTarget,
+    /// The server failed.
+    ServerError,
+    /// The server cannot issue right now.
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+/// An error response in the RFC 6749 §5.2 shape.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    code: ErrorCode,
+    description: Cow<'static, str>,
+    /// Send `WWW-Authenticate: Basic` (the client tried, or should try, HTTP Basic).
+    challenge: bool,
+    cause: Option<String>,
+}
+
+impl OAuthError {
+    /// A 400 with `code`.
+    pub fn bad(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: description.into(),
+            challenge: false,
+            cause: None,
+        }
+    }
+
+    /// `invalid_client`, 401 (§5.2).
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>, challenge: bool) -> Self {
+        OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            challenge,
+            ..OAuthError::bad(ErrorCode::InvalidClient, description)
+        }
+    }
+
+    /// Same error, another status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Maps a body failure.
+    pub fn from_body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+            BodyError::Read => {
+                OAuthError::bad(ErrorCode::InvalidRequest, "the request body could not be read")
+            }
+        }
+    }
+
+    /// Maps a form failure.
+    pub fn from_form(e: FormError) -> Self {
+        match e {
+            FormError::Malformed => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the body is not a valid application/x-www-form-urlencoded form of UTF-8 text",
+            ),
+            FormError::Duplicate(p) => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                format!("parameter {p:?} is included more than once"),
+            ),
+        }
+    }
+
+    /// Maps a core token error. `challenge`: the client authenticated with HTTP Basic.
+    pub fn from_token(e: TokenError, challenge: bool) -> Self {
+        match e {
+            TokenError::InvalidClient(f) => {
+                // Only a client that proved possession of a secret learns why it was refused.
+                let description = match f {
+                    AuthFailure::SecretExpired => "the client secret has expired",
+                    AuthFailure::ClientDisabled | AuthFailure::TenantDisabled => {
+                        "the client is disabled"
+                    }
+                    AuthFailure::UnknownClient
+                    | AuthFailure::ClientDeleted
+                    | AuthFailure::BadSecret
+                    | AuthFailure::TenantDeleted => "client authentication failed",
+                };
+                OAuthError::invalid_client(description, challenge)
+            }
+            TokenError::UnauthorizedClient => OAuthError::bad(
+                ErrorCode::UnauthorizedClient,
+                "the client's role does not allow the client_credentials grant",
+            ),
+            TokenError::InvalidScope(s) => OAuthError::bad(
+                ErrorCode::InvalidScope,
+                format!("scope {s:?} is not granted to this client"),
+            ),
+            TokenError::NoSigningKey => OAuthError {
+                cause: Some("no signing key for the requested algorithm".into()),
+                ..OAuthError::bad(
+                    ErrorCode::TemporarilyUnavailable,
+                    "no signing key is available; try again shortly",
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            },
+            TokenError::Internal(cause) => OAuthError {
+                cause: Some(cause.to_string()),
+                ..OAuthError::bad(ErrorCode::ServerError, "internal error")
+                    .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'static str,
+    error_description: &'a str,
+}
+
+fn no_store(headers: &mut HeaderMap) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&ErrorBody {
+            error: self.code.as_str(),
+            error_description: &self.description,
+        })
+        .unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        no_store(h);
+        if self.challenge && self.status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
+            );
+        }
+        if let Some(cause) = self.cause {
+            res.extensions_mut().insert(InternalCause(Arc::new(cause)));
+        }
+        res
+    }
+}
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: String,
+}
+
+/// Whether `s` is an absolute URI without a fragment (RFC 8707 §2).
+fn is_absolute_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    scheme_ok
+        && !rest.is_empty()
+        && !s.contains('#')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && s.len() <= 2048
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match token_inner(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthError> {
+    if !has_media_type(headers, "application/x-www-form-urlencoded") {
+        return Err(OAuthError::bad(
+            ErrorCode::InvalidRequest,
+            "the Content-Type must be application/x-www-form-urlencoded",
+        )
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+    }
+    let body = read_body(headers, body)
+        .await
+        .map_err(OAuthError::from_body)?;
+    let form = Form::parse(&body, &["resource"]).map_err(OAuthError::from_form)?;
+
+    match form.get("grant_type") {
+        None => {
+            return Err(OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the grant_type parameter is missing",
+            ));
+        }
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError::bad(
+                ErrorCode::UnsupportedGrantType,
+                "only the client_credentials grant is supported",
+            ));
+        }
+    }
+
+    // §2.3: "The client MUST NOT use more than one authentication method in each request."
+    let (client_id, secret, basic) = match basic_credentials(headers, true) {
+        AuthorizationHeader::Basic(c) => {
+            if form.get("client_secret").is_some() {
+                return Err(OAuthError::bad(
+                    ErrorCode::InvalidRequest,
+                    "more than one client authentication method: HTTP Basic and client_secret in the body",
+                ));
+            }
+            if form.get("client_id").is_some_and(|id| id != c.id) {
+                return Err(OAuthError::bad(
+                    ErrorCode::InvalidRequest,
+                    "client_id in the body differs from the HTTP Basic client id",
+                ));
+            }
+            (c.id, c.secret, true)
+        }
+        AuthorizationHeader::MalformedBasic => {
+            return Err(OAuthError::invalid_client(
+                "the HTTP Basic credentials are malformed",
+                true,
+            ));
+        }
+        AuthorizationHeader::OtherScheme => {
+            return Err(OAuthError::invalid_client(
+                "unsupported client authentication method; use HTTP Basic or client_secret_post",
+                true,
+            ));
+        }
+        AuthorizationHeader::Absent => match (form.get("client_id"), form.get("client_secret")) {
+            (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned(), false),
+            _ => {
+                return Err(OAuthError::invalid_client(
+                    "client authentication is required (HTTP Basic or client_id and client_secret)",
+                    true,
+                ));
+            }
+        },
+    };
+
+    let scope = form
+        .get("scope")
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| OAuthError::bad(ErrorCode::InvalidScope, e.to_string()))?;
+    let resources: Vec<&str> = form.all("resource").collect();
+    if let Some(bad) = resources.iter().find(|r| !is_absolute_uri(r)) {
+        let shown: String = bad.chars().take(64).collect();
+        return Err(OAuthError::bad(
+            ErrorCode::InvalidTarget,
+            format!("resource {shown:?} is not an absolute URI without a fragment"),
+        ));
+    }
+    let audience = match resources.as_slice() {
+        [] => None,
+        [one] => Some(Audience::One((*one).to_owned())),
+        many => Some(Audience::Many(many.iter().map(|s| (*s).to_owned()).collect())),
+    };
+
+    let Ok(client_id) = client_id.parse::<ClientId>() else {
+        return Err(OAuthError::invalid_client(
+            "client authentication failed",
+            basic,
+        ));
+    };
+    let grant = Grant {
+        scope,
+        audience,
+        ..Grant::default()
+    };
+    let issued = state
+        .issuer
+        .token(
+            Credentials {
+                client_id,
+                secret: &secret,
+            },
+            grant,
+        )
+        .map_err(|e| OAuthError::from_token(e, basic))?;
+    let body = serde_json::to_vec(&TokenResponse {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: issued.scope.to_string(),
+    })
+    .map_err(|e| OAuthError {
+        cause: Some(e.to_string()),
+        ..OAuthError::bad(ErrorCode::ServerError, "internal error")
+            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+    })?;
+    let mut res = (StatusCode::OK, body).into_response();
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    no_store(h);
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_absolute_uri;
+
+    #[test]
+    fn resources_must_be_absolute_uris_without_fragment() {
+        assert!(is_absolute_uri("https://api.example.com/payments"));
+        assert!(is_absolute_uri("urn:example:api"));
+        assert!(!is_absolute_uri("/relative"));
+        assert!(!is_absolute_uri("https://x/#frag"));
+        assert!(!is_absolute_uri("no scheme"));
+        assert!(!is_absolute_uri("1http://x"));
+    }
+}

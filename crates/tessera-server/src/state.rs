@@ -1,0 +1,192 @@
+//! The shared state of one node, and how a node starts: check the master key against the
+//! database, load the directory and the key ring, make sure a signing key exists.
+
+use bytes::Bytes;
+use serde::Serialize;
+use std::ops::Deref;
+use std::sync::Arc;
+use tessera_core::CoreError;
+use tessera_core::admin::check_master_key;
+use tessera_core::clock::Clock;
+use tessera_core::directory::Directory;
+use tessera_core::issue::{Issuer, IssuerConfig};
+use tessera_core::keyring::Keyring;
+use tessera_core::master::MasterKey;
+use tessera_core::proto::Algorithm;
+use tessera_core::role::RoleCatalog;
+use tessera_core::store::Store;
+use tessera_core::usage::UsageRecorder;
+use time::Duration;
+
+/// Settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The issuer identifier: `iss` of every token and `issuer` of the metadata, byte for byte.
+    /// No trailing slash.
+    pub issuer: String,
+    /// `aud` of tokens requested without a `resource`; the issuer when `None`.
+    pub default_audience: Option<String>,
+    /// Lifetime of tokens from the standard endpoint.
+    pub token_ttl: Duration,
+    /// The algorithm tokens are signed with.
+    pub alg: Algorithm,
+    /// The longest lifetime of any token this deployment issues (keeps previous keys published).
+    pub max_token_ttl: Duration,
+    /// How long a new key is published before it signs.
+    pub rotation_delay: Duration,
+    /// Rotate automatically when the current key is this old (`None`: only by `keys rotate`).
+    pub rotation_interval: Option<Duration>,
+    /// How often to poll the store for changes.
+    pub refresh_interval: std::time::Duration,
+}
+
+/// Everything a handler may need.
+pub struct Inner {
+    /// Token issuance.
+    pub issuer: Issuer,
+    /// Signing keys.
+    pub keyring: Arc<Keyring>,
+    /// Tenants and applications, in memory.
+    pub directory: Arc<Directory>,
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// Pending `last_used_at` writes.
+    pub usage: Arc<UsageRecorder>,
+    /// Roles.
+    pub catalog: Arc<RoleCatalog>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: NodeConfig,
+    /// The RFC 8414 metadata document, rendered once.
+    pub metadata: Bytes,
+}
+
+/// The state handlers extract: one `Arc`, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The core refused (wrong master key, undecryptable keys, database failure).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The issuer is not a usable URL.
+    #[error("invalid issuer {0:?}: it must be an http or https URL without query or fragment")]
+    Issuer(String),
+}
+
+/// Normalises an issuer: an `http`/`https` URL without query or fragment, and without a trailing
+/// slash, so that `iss` and the metadata's `issuer` are the same string and endpoint URLs are
+/// `issuer + path`.
+pub fn normalize_issuer(raw: &str) -> Result<String, StartError> {
+    let s = raw.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| StartError::Issuer(raw.to_owned()))?;
+    if rest.is_empty() || s.contains(['?', '#']) || s.chars().any(char::is_whitespace) {
+        return Err(StartError::Issuer(raw.to_owned()));
+    }
+    Ok(s.to_owned())
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    issuer: &'a str,
+    token_endpoint: String,
+    jwks_uri: String,
+    grant_types_supported: [&'static str; 1],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    response_types_supported: [&'static str; 0],
+    scopes_supported: Vec<String>,
+    id_token_signing_alg_values_supported: [&'static str; 0],
+    access_token_signing_alg_values_supported: [&'static str; 1],
+}
+
+impl AppState {
+    /// Starts a node over `store`.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        master: &MasterKey,
+        catalog: Arc<RoleCatalog>,
+        clock: Arc<dyn Clock>,
+        mut config: NodeConfig,
+    ) -> Result<AppState, StartError> {
+        config.issuer = normalize_issuer(&config.issuer)?;
+        check_master_key(store.as_ref(), master).await?;
+        let directory = Arc::new(Directory::default());
+        directory
+            .refresh(store.as_ref())
+            .await
+            .map_err(CoreError::from)?;
+        let keyring = Arc::new(Keyring::new(master.key_cipher(), config.max_token_ttl));
+        keyring.load(store.as_ref()).await?;
+        keyring.ensure(store.as_ref(), config.alg, clock.now()).await?;
+        let usage = Arc::new(UsageRecorder::default());
+        let issuer = Issuer::new(
+            IssuerConfig {
+                issuer: config.issuer.clone(),
+                default_audience: config
+                    .default_audience
+                    .clone()
+                    .unwrap_or_else(|| config.issuer.clone()),
+                token_ttl: config.token_ttl,
+                alg: config.alg,
+            },
+            directory.clone(),
+            keyring.clone(),
+            catalog.clone(),
+            master.pepper(),
+            usage.clone(),
+            clock.clone(),
+        );
+        let iss = config.issuer.as_str();
+        let metadata = serde_json::to_vec_pretty(&Metadata {
+            issuer: iss,
+            token_endpoint: format!("{iss}/oauth2/token"),
+            jwks_uri: format!("{iss}/oauth2/jwks"),
+            grant_types_supported: ["client_credentials"],
+            token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+            response_types_supported: [],
+            scopes_supported: catalog.all_scopes(),
+            id_token_signing_alg_values_supported: [],
+            access_token_signing_alg_values_supported: [config.alg.as_str()],
+        })
+        .map(Bytes::from)
+        .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        Ok(AppState(Arc::new(Inner {
+            issuer,
+            keyring,
+            directory,
+            store,
+            usage,
+            catalog,
+            clock,
+            config,
+            metadata,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_issuer;
+
+    #[test]
+    fn issuers_lose_trailing_slashes_and_keep_paths() {
+        assert_eq!(normalize_issuer("https://a.example/").unwrap(), "https://a.example");
+        assert_eq!(normalize_issuer("http://h:1/t/").unwrap(), "http://h:1/t");
+        assert!(normalize_issuer("ftp://x").is_err());
+        assert!(normalize_issuer("https://x?q").is_err());
+        assert!(normalize_issuer("https://").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! Configuration: an optional TOML file, overridden by command-line flags and environment
+//! variables. Unknown keys are errors, so a typo never silently falls back to a default.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use tessera_core::proto::Algorithm;
+use tessera_core::role::RoleCatalog;
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Issuer URL (`iss`); default `http://` + the bound address.
+    pub issuer: Option<String>,
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Database URL.
+    pub database: Option<String>,
+    /// Token settings.
+    #[serde(default)]
+    pub tokens: TokenConfig,
+    /// Signing key settings.
+    #[serde(default)]
+    pub keys: KeyConfig,
+    /// Roles added to (or replacing) the default catalog.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Lifetime of standard-endpoint tokens, seconds.
+    pub ttl_seconds: u32,
+    /// `ES256` (default), `EdDSA` or `RS256`.
+    pub algorithm: String,
+    /// `aud` when a client names no `resource`; the issuer by default.
+    pub default_audience: Option<String>,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            ttl_seconds: 3600,
+            algorithm: "ES256".into(),
+            default_audience: None,
+        }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyConfig {
+    /// How long a rotated-in key is published before it signs, seconds. Must exceed how long
+    /// resource servers cache the JWKS (tessera sends `max-age=300`).
+    pub rotation_delay_seconds: u32,
+    /// Rotate automatically when the current key is this many days old; 0 disables.
+    pub rotation_interval_days: u32,
+    /// The longest lifetime of any token issued (keeps previous keys published), seconds.
+    pub max_token_ttl_seconds: u32,
+}
+
+impl Default for KeyConfig {
+    fn default() -> Self {
+        KeyConfig {
+            rotation_delay_seconds: 3600,
+            rotation_interval_days: 0,
+            max_token_ttl_seconds: 86_400,
+        }
+    }
+}
+
+/// `[[roles]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// Role name.
+    pub name: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+}
+
+impl FileConfig {
+    /// Reads `path`, or the defaults when `None`.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let cfg: FileConfig = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
+        cfg.validate()
+            .with_context(|| format!("config file {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.algorithm()?;
+        self.catalog()?;
+        if self.tokens.ttl_seconds == 0 {
+            bail!("tokens.ttl_seconds must be at least 1");
+        }
+        if self.tokens.ttl_seconds > self.keys.max_token_ttl_seconds {
+            bail!("tokens.ttl_seconds exceeds keys.max_token_ttl_seconds");
+        }
+        Ok(())
+    }
+
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> Result<Algorithm> {
+        self.tokens
+            .algorithm
+            .parse::<Algorithm>()
+            .map_err(|e| anyhow::anyhow!("tokens.algorithm: {e}"))
+    }
+
+    /// The default catalog plus the configured roles.
+    pub fn catalog(&self) -> Result<RoleCatalog> {
+        let mut c = RoleCatalog::default();
+        for r in &self.roles {
+            c.define(&r.name, &r.scopes)?;
+        }
+        Ok(c)
+    }
+}
+
+/// The default database: SQLite under `./tessera-data`.
+pub const DEFAULT_DATABASE: &str = "sqlite://tessera-data/tessera.db";
+
+/// The directory that holds the master key file: the SQLite database's directory.
+pub fn data_dir(database_url: &str) -> Option<PathBuf> {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    let parent = Path::new(path).parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}

@@ -1,0 +1,58 @@
+//! Where the master key comes from: `TESSERA_MASTER_KEY`, else `master.key` in the data
+//! directory, created on first use with mode 0600.
+
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use tessera_core::master::MasterKey;
+
+/// The environment variable that holds the master key.
+pub const ENV: &str = "TESSERA_MASTER_KEY";
+
+/// Resolves the master key for `database_url`.
+pub fn resolve(database_url: &str, create: bool) -> Result<MasterKey> {
+    if let Ok(v) = std::env::var(ENV) {
+        return MasterKey::parse(&v).map_err(|e| anyhow::anyhow!("{ENV}: {e}"));
+    }
+    let Some(dir) = crate::config::data_dir(database_url) else {
+        bail!("{ENV} is not set; it is required for a non-SQLite database");
+    };
+    let path = dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return MasterKey::parse(&text)
+                .map_err(|e| anyhow::anyhow!("master key file {}: {e}", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let key = MasterKey::generate()?;
+    // Written to a private temporary file, then linked into place: the link fails if another
+    // process won the race, and nobody ever reads a half-written key.
+    let tmp = dir.join(format!(".master.key.{}", std::process::id()));
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(key.encode().as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+    }
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => resolve(database_url, false),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}

@@ -1,0 +1,163 @@
+//! `tessera serve`.
+
+use crate::cli::{ServeArgs, Settings, created_secret_json, open_store, redact_url};
+use anyhow::{Context, Result, anyhow};
+use serde_json::json;
+use std::sync::Arc;
+use tessera_core::admin::{Admin, NewTenant, SecretPolicy};
+use tessera_core::clock::{Clock, SystemClock};
+use tessera_core::ids::ClientId;
+use tessera_server::{AppState, NodeConfig};
+use time::Duration;
+use tokio::net::TcpListener;
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
+    init_logging();
+    let store = open_store(&s.database).await?;
+    let master = crate::master_key::resolve(&s.database, true)?;
+    let listen = args
+        .listen
+        .or_else(|| s.file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let issuer = args
+        .issuer
+        .or_else(|| s.file.issuer.clone())
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let catalog = Arc::new(s.file.catalog()?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keys = &s.file.keys;
+    let config = NodeConfig {
+        issuer,
+        default_audience: s.file.tokens.default_audience.clone(),
+        token_ttl: Duration::seconds(i64::from(s.file.tokens.ttl_seconds)),
+        alg: s.file.algorithm()?,
+        max_token_ttl: Duration::seconds(i64::from(keys.max_token_ttl_seconds)),
+        rotation_delay: Duration::seconds(i64::from(keys.rotation_delay_seconds)),
+        rotation_interval: (keys.rotation_interval_days > 0)
+            .then(|| Duration::days(i64::from(keys.rotation_interval_days))),
+        refresh_interval: std::time::Duration::from_millis(250),
+    };
+    let state = AppState::start(
+        store.clone(),
+        &master,
+        catalog.clone(),
+        clock.clone(),
+        config,
+    )
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    let issuer = state.config.issuer.clone();
+
+    let mut line = json!({"listening": bound.to_string(), "issuer": issuer});
+    if args.demo {
+        let admin = Admin::new(store, master.pepper(), catalog, clock, SecretPolicy::default());
+        line["demo"] = demo(&admin, &issuer).await?;
+        // Make the demo client usable at once rather than at the next poll.
+        state
+            .directory
+            .refresh(state.store.as_ref())
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    println!("{line}");
+    tracing::info!(
+        address = %bound,
+        issuer = %issuer,
+        database = %redact_url(&s.database),
+        "listening on {bound}"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let background = tessera_server::background::spawn(state.clone(), stop_rx);
+    let app = tessera_server::router(state);
+    tessera_server::serve::serve(listener, app, shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    let _ = background.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Creates the demo tenant and application once (their ids are remembered in the database),
+/// and a fresh secret at every start, replacing the previous demo secrets.
+async fn demo(admin: &Admin, issuer: &str) -> Result<serde_json::Value> {
+    let store = admin.store();
+    let existing = match store.meta_get("demo_client_id").await? {
+        Some(id) => match id.parse::<ClientId>() {
+            Ok(id) => admin.get_app(id).await.ok(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let app = match existing {
+        Some(app) => {
+            for s in admin.list_secrets(app.client_id).await.map_err(|e| anyhow!("{e}"))? {
+                admin
+                    .delete_secret(app.client_id, s.id)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+            }
+            app
+        }
+        None => {
+            let t = admin
+                .create_tenant(NewTenant {
+                    name: "Demo merchant".into(),
+                    kind: Some("merchant".into()),
+                    parent_id: None,
+                })
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            let app = admin
+                .create_app(t.id, "demo", "merchant")
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            store
+                .meta_init("demo_client_id", &app.client_id.to_string())
+                .await?;
+            app
+        }
+    };
+    let secret = admin
+        .create_secret(app.client_id, "demo", Some(30))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut v = created_secret_json(&secret)?;
+    v["curl"] = json!(format!(
+        "curl -s -u '{}:{}' -d grant_type=client_credentials {issuer}/oauth2/token",
+        app.client_id,
+        secret.value.expose()
+    ));
+    Ok(v)
+}
