@@ -73,7 +73,9 @@ async fn auto_rotate(state: &AppState) {
         )
         .await
         {
-            Ok(k) => tracing::info!(kid = %k.kid, activates_at = %k.activates_at, "scheduled key rotation"),
+            Ok(k) => {
+                tracing::info!(kid = %k.kid, activates_at = %k.activates_at, "scheduled key rotation")
+            }
             Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
         }
     }

@@ -217,8 +217,14 @@ mod tests {
             FormError::Duplicate("a".into())
         );
         assert!(Form::parse(b"r=1&r=2", &["r"]).is_ok());
-        assert_eq!(Form::parse(b"a=%zz", &[]).unwrap_err(), FormError::Malformed);
-        assert_eq!(Form::parse(b"a=%ff", &[]).unwrap_err(), FormError::Malformed);
+        assert_eq!(
+            Form::parse(b"a=%zz", &[]).unwrap_err(),
+            FormError::Malformed
+        );
+        assert_eq!(
+            Form::parse(b"a=%ff", &[]).unwrap_err(),
+            FormError::Malformed
+        );
         assert_eq!(Form::parse(b"a=%4", &[]).unwrap_err(), FormError::Malformed);
     }
 
@@ -235,9 +241,15 @@ mod tests {
             other => panic!("{other:?}"),
         }
         h.insert(AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert!(matches!(basic_credentials(&h, true), AuthorizationHeader::MalformedBasic));
+        assert!(matches!(
+            basic_credentials(&h, true),
+            AuthorizationHeader::MalformedBasic
+        ));
         h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
-        assert!(matches!(basic_credentials(&h, true), AuthorizationHeader::OtherScheme));
+        assert!(matches!(
+            basic_credentials(&h, true),
+            AuthorizationHeader::OtherScheme
+        ));
     }
 
     #[test]
@@ -245,7 +257,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             CONTENT_TYPE,
-            "Application/X-WWW-Form-Urlencoded;charset=UTF-8".parse().unwrap(),
+            "Application/X-WWW-Form-Urlencoded;charset=UTF-8"
+                .parse()
+                .unwrap(),
         );
         assert!(has_media_type(&h, "application/x-www-form-urlencoded"));
         assert!(!has_media_type(&h, "application/json"));

@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(wellknown::metadata),
         )
-        .route("/.well-known/openid-configuration", get(wellknown::metadata))
+        .route(
+            "/.well-known/openid-configuration",
+            get(wellknown::metadata),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the well-known prefix
@@ -73,6 +76,8 @@ fn issuer_path(issuer: &str) -> Option<&str> {
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"})),
+        axum::Json(
+            serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+        ),
     )
 }

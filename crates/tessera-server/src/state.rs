@@ -130,7 +130,9 @@ impl AppState {
             .map_err(CoreError::from)?;
         let keyring = Arc::new(Keyring::new(master.key_cipher(), config.max_token_ttl));
         keyring.load(store.as_ref()).await?;
-        keyring.ensure(store.as_ref(), config.alg, clock.now()).await?;
+        keyring
+            .ensure(store.as_ref(), config.alg, clock.now())
+            .await?;
         let usage = Arc::new(UsageRecorder::default());
         let issuer = Issuer::new(
             IssuerConfig {
@@ -183,7 +185,10 @@ mod tests {
 
     #[test]
     fn issuers_lose_trailing_slashes_and_keep_paths() {
-        assert_eq!(normalize_issuer("https://a.example/").unwrap(), "https://a.example");
+        assert_eq!(
+            normalize_issuer("https://a.example/").unwrap(),
+            "https://a.example"
+        );
         assert_eq!(normalize_issuer("http://h:1/t/").unwrap(), "http://h:1/t");
         assert!(normalize_issuer("ftp://x").is_err());
         assert!(normalize_issuer("https://x?q").is_err());

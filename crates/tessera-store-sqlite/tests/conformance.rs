@@ -1,5 +1,9 @@
 //! The shared store conformance suite, on a real SQLite database per check.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test fails by panicking")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
 
 use std::sync::Arc;
 use tessera_core::store::Store;

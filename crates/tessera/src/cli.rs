@@ -325,7 +325,14 @@ async fn tenant(ctx: &Settings, c: TenantCmd) -> Result<Value> {
     match c {
         TenantCmd::Create { name, kind, parent } => {
             let parent_id = parent.as_deref().map(tenant_id).transpose()?;
-            to_json(&core(a.create_tenant(NewTenant { name, kind, parent_id }).await)?)
+            to_json(&core(
+                a.create_tenant(NewTenant {
+                    name,
+                    kind,
+                    parent_id,
+                })
+                .await,
+            )?)
         }
         TenantCmd::List => to_json(&core(a.list_tenants().await)?),
         TenantCmd::Show { id } => to_json(&core(a.get_tenant(tenant_id(&id)?).await)?),
@@ -343,9 +350,9 @@ async fn app(ctx: &Settings, c: AppCmd) -> Result<Value> {
         async move { to_json(&core(a.set_app_status(id?, s).await)?) }
     };
     match c {
-        AppCmd::Create { tenant, name, role } => {
-            to_json(&core(a.create_app(tenant_id(&tenant)?, &name, &role).await)?)
-        }
+        AppCmd::Create { tenant, name, role } => to_json(&core(
+            a.create_app(tenant_id(&tenant)?, &name, &role).await,
+        )?),
         AppCmd::List { tenant } => to_json(&core(a.list_apps(tenant_id(&tenant)?).await)?),
         AppCmd::Show { client_id: id } => {
             let id = client_id(&id)?;

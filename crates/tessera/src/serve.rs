@@ -69,7 +69,13 @@ pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
 
     let mut line = json!({"listening": bound.to_string(), "issuer": issuer});
     if args.demo {
-        let admin = Admin::new(store, master.pepper(), catalog, clock, SecretPolicy::default());
+        let admin = Admin::new(
+            store,
+            master.pepper(),
+            catalog,
+            clock,
+            SecretPolicy::default(),
+        );
         line["demo"] = demo(&admin, &issuer).await?;
         // Make the demo client usable at once rather than at the next poll.
         state
@@ -122,7 +128,11 @@ async fn demo(admin: &Admin, issuer: &str) -> Result<serde_json::Value> {
     };
     let app = match existing {
         Some(app) => {
-            for s in admin.list_secrets(app.client_id).await.map_err(|e| anyhow!("{e}"))? {
+            for s in admin
+                .list_secrets(app.client_id)
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+            {
                 admin
                     .delete_secret(app.client_id, s.id)
                     .await

@@ -103,9 +103,10 @@ impl OAuthError {
                 format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
             )
             .with_status(StatusCode::PAYLOAD_TOO_LARGE),
-            BodyError::Read => {
-                OAuthError::bad(ErrorCode::InvalidRequest, "the request body could not be read")
-            }
+            BodyError::Read => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the request body could not be read",
+            ),
         }
     }
 
@@ -321,7 +322,9 @@ async fn token_inner(
     let audience = match resources.as_slice() {
         [] => None,
         [one] => Some(Audience::One((*one).to_owned())),
-        many => Some(Audience::Many(many.iter().map(|s| (*s).to_owned()).collect())),
+        many => Some(Audience::Many(
+            many.iter().map(|s| (*s).to_owned()).collect(),
+        )),
     };
 
     let Ok(client_id) = client_id.parse::<ClientId>() else {

@@ -1,1 +1,14 @@
+//! Black-box tests: the real `tessera` binary, real SQLite, HTTP on loopback.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "tests fail by panicking"
+)]
+
+mod cli;
+mod harness;
+mod jwt;
+mod robustness;
+mod token;
