@@ -132,7 +132,26 @@ impl Directory {
         (st.tenants.len(), st.apps.len())
     }
 
-    /// Whether a tenant is active (helper for tests and dialects).
+    /// A tenant, tombstones included.
+    pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        st.tenants.get(id).cloned()
+    }
+
+    /// The live (not deleted) direct children of a tenant, by creation time.
+    pub fn children(&self, parent: &TenantId) -> Vec<Tenant> {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Tenant> = st
+            .tenants
+            .values()
+            .filter(|t| t.parent_id.as_ref() == Some(parent) && t.status != TenantStatus::Deleted)
+            .cloned()
+            .collect();
+        v.sort_by_key(|t| (t.created_at, t.id));
+        v
+    }
+
+    /// A tenant's status (helper for tests and dialects).
     pub fn tenant_status(&self, id: &TenantId) -> Option<TenantStatus> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         st.tenants.get(id).map(|t| t.status)

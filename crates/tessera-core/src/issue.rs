@@ -3,11 +3,11 @@
 //! `last_used_at` is noted for the batch writer.
 
 use crate::clock::Clock;
-use crate::directory::Directory;
+use crate::directory::{AppEntry, Directory};
 use crate::error::{AuthFailure, TokenError};
 use crate::ids::{ClientId, SecretId, TenantId};
 use crate::keyring::Keyring;
-use crate::model::{AppStatus, TenantStatus};
+use crate::model::{AppStatus, Tenant, TenantStatus};
 use crate::role::RoleCatalog;
 use crate::secret::Pepper;
 use crate::usage::UsageRecorder;
@@ -60,6 +60,13 @@ pub struct Grant {
     pub ttl: Option<Duration>,
     /// Signature algorithm; `None` means the configured default.
     pub alg: Option<Algorithm>,
+    /// Bind the token to a business application: a direct child tenant of the client's tenant,
+    /// which must be active. The `scope` claim is then the application's id (Banked).
+    pub bound_to: Option<TenantId>,
+    /// The `userId` claim (Basiq `CLIENT_ACCESS`).
+    pub user_id: Option<String>,
+    /// Add the `uniqueId` claim: the client's tenant id (iPOSpays).
+    pub unique_id: bool,
 }
 
 /// A signed token and what the response needs to say about it.
@@ -73,6 +80,19 @@ pub struct IssuedToken {
     pub scope: ScopeSet,
     /// Seconds until expiry.
     pub expires_in: i64,
+}
+
+/// Whether an application and its tenant may authenticate.
+fn standing(entry: &AppEntry, tenant: Option<&Tenant>) -> Result<(), AuthFailure> {
+    match tenant.map(|t| t.status) {
+        Some(TenantStatus::Active) => {}
+        Some(TenantStatus::Disabled) => return Err(AuthFailure::TenantDisabled),
+        Some(TenantStatus::Deleted) | None => return Err(AuthFailure::TenantDeleted),
+    }
+    if entry.app.status == AppStatus::Disabled {
+        return Err(AuthFailure::ClientDisabled);
+    }
+    Ok(())
 }
 
 /// Issuer settings.
@@ -165,14 +185,7 @@ impl Issuer {
             if expires_at <= now {
                 return Err(AuthFailure::SecretExpired);
             }
-            match tenant.map(|t| t.status) {
-                Some(TenantStatus::Active) => {}
-                Some(TenantStatus::Disabled) => return Err(AuthFailure::TenantDisabled),
-                Some(TenantStatus::Deleted) | None => return Err(AuthFailure::TenantDeleted),
-            }
-            if entry.app.status == AppStatus::Disabled {
-                return Err(AuthFailure::ClientDisabled);
-            }
+            standing(entry, tenant)?;
             Ok((entry.app.tenant_id, secret_id, entry.app.role.clone()))
         });
         let (tenant_id, secret_id, role) = result.map_err(TokenError::InvalidClient)?;
@@ -208,6 +221,18 @@ impl Issuer {
                 s
             }
         };
+        let business_application_id = match grant.bound_to {
+            None => None,
+            Some(child) => {
+                let ok = self.directory.tenant(&child).is_some_and(|t| {
+                    t.parent_id == Some(client.tenant_id) && t.status == TenantStatus::Active
+                });
+                if !ok {
+                    return Err(TokenError::InvalidScope(child.to_string()));
+                }
+                Some(child.to_string())
+            }
+        };
         let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
         let alg = grant.alg.unwrap_or(self.config.alg);
         let keys = self.keyring.snapshot();
@@ -224,9 +249,14 @@ impl Issuer {
             iat,
             nbf: iat,
             jti: uuid::Uuid::new_v4().to_string(),
-            scope: scope.to_string(),
+            scope: business_application_id
+                .clone()
+                .unwrap_or_else(|| scope.to_string()),
             tenant_id: client.tenant_id.to_string(),
             secret_id: client.secret_id.to_string(),
+            user_id: grant.user_id,
+            unique_id: grant.unique_id.then(|| client.tenant_id.to_string()),
+            business_application_id,
         };
         let access_token = key.sign_jwt(&claims).map_err(TokenError::Internal)?;
         Ok(IssuedToken {
@@ -235,6 +265,63 @@ impl Issuer {
             scope,
             expires_in: ttl.whole_seconds(),
         })
+    }
+
+    /// Re-checks the client behind a token this server issued: its application, its tenant and
+    /// the very secret that authenticated it must all still be live. Used to refresh a token
+    /// (iPOSpays) and to serve partner endpoints (Banked).
+    pub fn reauthenticate(
+        &self,
+        claims: &AccessTokenClaims,
+        now: OffsetDateTime,
+    ) -> Result<AuthenticatedClient, TokenError> {
+        let client_id: ClientId = claims
+            .client_id
+            .parse()
+            .map_err(|_| TokenError::InvalidClient(AuthFailure::UnknownClient))?;
+        let secret_id: SecretId = claims
+            .secret_id
+            .parse()
+            .map_err(|_| TokenError::InvalidClient(AuthFailure::BadSecret))?;
+        let found = self.directory.with_app(&client_id, |found| {
+            let (entry, tenant) = found.ok_or(AuthFailure::UnknownClient)?;
+            if entry.app.status == AppStatus::Deleted {
+                return Err(AuthFailure::ClientDeleted);
+            }
+            let secret = entry
+                .secrets
+                .iter()
+                .find(|s| s.id == secret_id)
+                .ok_or(AuthFailure::BadSecret)?;
+            if secret.expires_at <= now {
+                return Err(AuthFailure::SecretExpired);
+            }
+            standing(entry, tenant)?;
+            Ok((entry.app.tenant_id, entry.app.role.clone()))
+        });
+        let (tenant_id, role) = found.map_err(TokenError::InvalidClient)?;
+        let role_scopes = self
+            .catalog
+            .scopes(&role)
+            .cloned()
+            .ok_or(TokenError::UnauthorizedClient)?;
+        Ok(AuthenticatedClient {
+            client_id,
+            tenant_id,
+            secret_id,
+            role,
+            role_scopes,
+        })
+    }
+
+    /// The directory this issuer reads.
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.directory
+    }
+
+    /// The key ring this issuer signs with.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 
     /// Authenticates and issues in one step, reading the clock once.

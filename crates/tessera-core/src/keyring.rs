@@ -46,6 +46,17 @@ impl Keyring {
         self.snapshot().jwks(now, self.max_token_ttl)
     }
 
+    /// Verifies a token this deployment issued (see [`KeySet::verify`]), with one minute of leeway.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: OffsetDateTime,
+    ) -> Result<tessera_proto::AccessTokenClaims, crate::keys::VerifyError> {
+        self.snapshot()
+            .verify(token, issuer, now, Duration::minutes(1))
+    }
+
     /// The longest token lifetime the publication schedule allows for.
     pub fn max_token_ttl(&self) -> Duration {
         self.max_token_ttl

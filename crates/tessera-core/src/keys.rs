@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
+use tessera_proto::AccessTokenClaims;
 use tessera_proto::{ACCESS_TOKEN_TYP, Algorithm, JoseHeader, Jwk, Jwks};
 use time::{Duration, OffsetDateTime};
 
@@ -86,6 +87,8 @@ pub struct SigningKey {
     alg: Algorithm,
     activates_at: OffsetDateTime,
     signer: Signer,
+    /// The public key in the form aws-lc-rs verifies with (SEC1 point, raw Ed25519, PKCS#1 DER).
+    public: Vec<u8>,
     header_b64: String,
     jwk: Jwk,
     rng: SystemRandom,
@@ -169,7 +172,7 @@ impl SigningKey {
             kid: kid.clone(),
             reason: "not a valid PKCS#8 key for its algorithm",
         };
-        let (signer, jwk) = match alg {
+        let (signer, jwk, public) = match alg {
             Algorithm::Es256 => {
                 let k = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
                     .map_err(|_| bad())?;
@@ -185,17 +188,19 @@ impl SigningKey {
                     y: Some(b64(&p[33..65])),
                     ..base_jwk(&kid, alg)
                 };
-                (Signer::Es256(k), jwk)
+                let public = p.to_vec();
+                (Signer::Es256(k), jwk, public)
             }
             Algorithm::EdDsa => {
                 let k = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| bad())?;
+                let public = k.public_key().as_ref().to_vec();
                 let jwk = Jwk {
                     kty: "OKP".into(),
                     crv: Some("Ed25519".into()),
-                    x: Some(b64(k.public_key().as_ref())),
+                    x: Some(b64(&public)),
                     ..base_jwk(&kid, alg)
                 };
-                (Signer::EdDsa(k), jwk)
+                (Signer::EdDsa(k), jwk, public)
             }
             Algorithm::Rs256 => {
                 let k = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| bad())?;
@@ -206,7 +211,8 @@ impl SigningKey {
                     e: Some(b64(pk.exponent().big_endian_without_leading_zero())),
                     ..base_jwk(&kid, alg)
                 };
-                (Signer::Rs256(k), jwk)
+                let public = pk.as_ref().to_vec();
+                (Signer::Rs256(k), jwk, public)
             }
         };
         let header = JoseHeader {
@@ -220,10 +226,27 @@ impl SigningKey {
             alg,
             activates_at,
             signer,
+            public,
             header_b64,
             jwk,
             rng: SystemRandom::new(),
         })
+    }
+
+    /// Checks a signature made by this key.
+    fn verify_signature(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+            VerificationAlgorithm,
+        };
+        let alg: &'static dyn VerificationAlgorithm = match self.alg {
+            Algorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
+            Algorithm::EdDsa => &ED25519,
+            Algorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+        };
+        UnparsedPublicKey::new(alg, &self.public)
+            .verify(msg, sig)
+            .is_ok()
     }
 
     /// The key id.
@@ -380,6 +403,79 @@ impl KeySet {
     pub fn all(&self) -> &[Arc<SigningKey>] {
         &self.keys
     }
+
+    /// Verifies one of this deployment's own access tokens: compact form, `typ` `at+jwt`, an
+    /// allow-listed `alg` that matches the key's, a known `kid`, the signature, `iss`, and `exp`
+    /// and `nbf` with `leeway`. Used where the server itself must read a token it issued
+    /// (iPOSpays refresh, Banked partner endpoints); resource servers use the guard crate.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: OffsetDateTime,
+        leeway: Duration,
+    ) -> Result<AccessTokenClaims, VerifyError> {
+        if token.len() > 8192 {
+            return Err(VerifyError::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed);
+        };
+        let header: JoseHeader = URL_SAFE_NO_PAD
+            .decode(h)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(VerifyError::Malformed)?;
+        if header.typ != ACCESS_TOKEN_TYP {
+            return Err(VerifyError::Malformed);
+        }
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| VerifyError::Malformed)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.kid == header.kid && k.alg == header.alg)
+            .ok_or(VerifyError::BadSignature)?;
+        let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
+        if !key.verify_signature(signed, &sig) {
+            return Err(VerifyError::BadSignature);
+        }
+        let claims: AccessTokenClaims = URL_SAFE_NO_PAD
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(VerifyError::Malformed)?;
+        if claims.iss != issuer {
+            return Err(VerifyError::BadSignature);
+        }
+        let t = now.unix_timestamp();
+        let leeway = leeway.whole_seconds();
+        if claims.exp + leeway <= t {
+            return Err(VerifyError::Expired);
+        }
+        if claims.nbf - leeway > t {
+            return Err(VerifyError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+/// Why a token did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// Not a compact JWS of an access token.
+    #[error("malformed token")]
+    Malformed,
+    /// Unknown key, wrong algorithm, bad signature or another issuer.
+    #[error("invalid signature")]
+    BadSignature,
+    /// Expired, or not yet valid.
+    #[error("token expired or not yet valid")]
+    Expired,
 }
 
 #[cfg(test)]
@@ -387,6 +483,10 @@ mod tests {
     use super::*;
     use crate::master::MasterKey;
     use time::macros::datetime;
+
+    fn again_key(rec: &KeyRecord, c: &KeyCipher) -> SigningKey {
+        SigningKey::open(rec, c).unwrap()
+    }
 
     fn key(alg: Algorithm, c: &KeyCipher, at: OffsetDateTime) -> Arc<SigningKey> {
         Arc::new(SigningKey::generate(alg, c, at, at).unwrap().0)
@@ -398,8 +498,51 @@ mod tests {
         let t = datetime!(2026-01-01 0:00 UTC);
         for alg in Algorithm::ALL {
             let (k, rec) = SigningKey::generate(alg, &c, t, t).unwrap();
-            let jwt = k.sign_jwt(&serde_json::json!({"a": 1})).unwrap();
+            let claims = AccessTokenClaims {
+                iss: "https://i".into(),
+                sub: "s".into(),
+                client_id: "s".into(),
+                aud: tessera_proto::Audience::One("a".into()),
+                exp: t.unix_timestamp() + 60,
+                iat: t.unix_timestamp(),
+                nbf: t.unix_timestamp(),
+                jti: "j".into(),
+                scope: "x".into(),
+                tenant_id: "t".into(),
+                secret_id: "k".into(),
+                user_id: None,
+                unique_id: None,
+                business_application_id: None,
+            };
+            let jwt = k.sign_jwt(&claims).unwrap();
             assert_eq!(jwt.split('.').count(), 3);
+            let set = KeySet::new(vec![Arc::new(again_key(&rec, &c))]);
+            let leeway = Duration::seconds(5);
+            assert_eq!(set.verify(&jwt, "https://i", t, leeway).unwrap(), claims);
+            assert_eq!(
+                set.verify(&jwt, "https://other", t, leeway),
+                Err(VerifyError::BadSignature)
+            );
+            assert_eq!(
+                set.verify(&jwt, "https://i", t + Duration::seconds(66), leeway),
+                Err(VerifyError::Expired)
+            );
+            let mut tampered = jwt.clone();
+            tampered.insert(jwt.find('.').unwrap() + 3, 'A');
+            assert!(set.verify(&tampered, "https://i", t, leeway).is_err());
+            assert_eq!(
+                set.verify("a.b", "https://i", t, leeway),
+                Err(VerifyError::Malformed)
+            );
+            let none = format!(
+                "{}.{}.",
+                b64(br#"{"alg":"none","typ":"at+jwt","kid":"x"}"#),
+                jwt.split('.').nth(1).unwrap()
+            );
+            assert_eq!(
+                set.verify(&none, "https://i", t, leeway),
+                Err(VerifyError::Malformed)
+            );
             let again = SigningKey::open(&rec, &c).unwrap();
             assert_eq!(again.jwk(), k.jwk());
             assert_eq!(k.jwk().use_, "sig");

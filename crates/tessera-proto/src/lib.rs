@@ -132,6 +132,15 @@ pub struct AccessTokenClaims {
     pub tenant_id: String,
     /// The secret that authenticated the request, so that deleting it can revoke what it minted.
     pub secret_id: String,
+    /// Basiq: the user a `CLIENT_ACCESS` token acts for.
+    #[serde(rename = "userId", skip_serializing_if = "Option::is_none", default)]
+    pub user_id: Option<String>,
+    /// iPOSpays: the identifier of the merchant account (the tenant id).
+    #[serde(rename = "uniqueId", skip_serializing_if = "Option::is_none", default)]
+    pub unique_id: Option<String>,
+    /// Banked: the business application (a child tenant) a scoped token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub business_application_id: Option<String>,
 }
 
 /// A public JSON Web Key (RFC 7517 §4), as published in the JWKS.

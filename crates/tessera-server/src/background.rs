@@ -57,13 +57,16 @@ async fn auto_rotate(state: &AppState) {
         return;
     };
     let now = state.clock.now();
-    let alg = state.config.alg;
     let keys = state.keyring.snapshot();
-    let due = keys
-        .signer(alg, now)
-        .is_some_and(|k| k.activates_at() + interval <= now)
-        && !keys.has_pending(alg, now);
-    if due {
+    let algs = std::iter::once(state.config.alg).chain(state.config.dialects.extra_algorithms());
+    for alg in algs {
+        let due = keys
+            .signer(alg, now)
+            .is_some_and(|k| k.activates_at() + interval <= now)
+            && !keys.has_pending(alg, now);
+        if !due {
+            continue;
+        }
         match Keyring::rotate(
             state.keyring.cipher(),
             state.store.as_ref(),

@@ -49,6 +49,14 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, BodyErr
     }
 }
 
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Whether the request's Content-Type has media type `expected` (parameters such as
 /// `charset=UTF-8` are ignored and the comparison is case-insensitive, RFC 9110 §8.3.1).
 pub fn has_media_type(headers: &HeaderMap, expected: &str) -> bool {
@@ -165,11 +173,13 @@ pub enum AuthorizationHeader {
     OtherScheme,
 }
 
-/// Reads `Authorization: Basic`. With `form_encoded`, the id and secret are percent-decoded as
-/// RFC 6749 §2.3.1 requires ("encoded using the application/x-www-form-urlencoded encoding
-/// algorithm"): openid-client, for one, encodes even `-` and `_`, so a UUID client id arrives as
-/// `%2D`-escaped text. Dialects whose documents use plain base64("id:secret") pass `false`.
-pub fn basic_credentials(headers: &HeaderMap, form_encoded: bool) -> AuthorizationHeader {
+/// Reads `Authorization: Basic`. The id and secret are percent-decoded as RFC 6749 §2.3.1
+/// requires ("encoded using the application/x-www-form-urlencoded encoding algorithm"):
+/// openid-client, for one, encodes even `-` and `_`, so a UUID client id arrives as
+/// `%2D`-escaped text. The dialects whose documents say plain base64("key:secret") (Basiq,
+/// Banked) decode the same way: tessera's client ids and secrets never contain `%` or `+`, so
+/// decoding leaves a plainly encoded pair unchanged.
+pub fn basic_credentials(headers: &HeaderMap) -> AuthorizationHeader {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return AuthorizationHeader::Absent;
     };
@@ -188,14 +198,7 @@ pub fn basic_credentials(headers: &HeaderMap, form_encoded: bool) -> Authorizati
         return AuthorizationHeader::MalformedBasic;
     };
     let (id, secret) = (&decoded[..colon], &decoded[colon + 1..]);
-    let decode = |raw: &[u8]| {
-        if form_encoded {
-            decode_component(raw)
-        } else {
-            String::from_utf8(raw.to_vec()).ok()
-        }
-    };
-    match (decode(id), decode(secret)) {
+    match (decode_component(id), decode_component(secret)) {
         (Some(id), Some(secret)) => AuthorizationHeader::Basic(BasicCredentials { id, secret }),
         _ => AuthorizationHeader::MalformedBasic,
     }
@@ -233,7 +236,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let raw = STANDARD.encode("a%2Db%3Ac:tsk_x%2By");
         h.insert(AUTHORIZATION, format!("Basic {raw}").parse().unwrap());
-        match basic_credentials(&h, true) {
+        match basic_credentials(&h) {
             AuthorizationHeader::Basic(c) => {
                 assert_eq!(c.id, "a-b:c");
                 assert_eq!(c.secret, "tsk_x+y");
@@ -242,12 +245,12 @@ mod tests {
         }
         h.insert(AUTHORIZATION, "Basic !!!".parse().unwrap());
         assert!(matches!(
-            basic_credentials(&h, true),
+            basic_credentials(&h),
             AuthorizationHeader::MalformedBasic
         ));
         h.insert(AUTHORIZATION, "Bearer x".parse().unwrap());
         assert!(matches!(
-            basic_credentials(&h, true),
+            basic_credentials(&h),
             AuthorizationHeader::OtherScheme
         ));
     }

@@ -37,7 +37,8 @@ pub fn router(state: AppState) -> Router {
             get(wellknown::metadata),
         )
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .merge(dialects::routes(&state.config.dialects));
     // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the well-known prefix
     // followed by that path.
     if let Some(path) = issuer_path(&state.config.issuer) {

@@ -38,6 +38,8 @@ pub struct NodeConfig {
     pub rotation_interval: Option<Duration>,
     /// How often to poll the store for changes.
     pub refresh_interval: std::time::Duration,
+    /// The provider dialects.
+    pub dialects: crate::dialects::config::DialectsConfig,
 }
 
 /// Everything a handler may need.
@@ -130,9 +132,9 @@ impl AppState {
             .map_err(CoreError::from)?;
         let keyring = Arc::new(Keyring::new(master.key_cipher(), config.max_token_ttl));
         keyring.load(store.as_ref()).await?;
-        keyring
-            .ensure(store.as_ref(), config.alg, clock.now())
-            .await?;
+        for alg in std::iter::once(config.alg).chain(config.dialects.extra_algorithms()) {
+            keyring.ensure(store.as_ref(), alg, clock.now()).await?;
+        }
         let usage = Arc::new(UsageRecorder::default());
         let issuer = Issuer::new(
             IssuerConfig {

@@ -55,6 +55,7 @@ pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
         rotation_interval: (keys.rotation_interval_days > 0)
             .then(|| Duration::days(i64::from(keys.rotation_interval_days))),
         refresh_interval: std::time::Duration::from_millis(250),
+        dialects: s.file.dialects.resolve()?,
     };
     let state = AppState::start(
         store.clone(),

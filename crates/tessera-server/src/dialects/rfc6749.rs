@@ -68,6 +68,12 @@ pub struct OAuthError {
     cause: Option<String>,
 }
 
+impl From<OAuthError> for Response {
+    fn from(e: OAuthError) -> Response {
+        e.into_response()
+    }
+}
+
 impl OAuthError {
     /// A 400 with `code`.
     pub fn bad(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
@@ -172,7 +178,8 @@ struct ErrorBody<'a> {
     error_description: &'a str,
 }
 
-fn no_store(headers: &mut HeaderMap) {
+/// `Cache-Control: no-store` and `Pragma: no-cache`: token responses must not be cached.
+pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
@@ -210,7 +217,7 @@ struct TokenResponse<'a> {
 }
 
 /// Whether `s` is an absolute URI without a fragment (RFC 8707 §2).
-fn is_absolute_uri(s: &str) -> bool {
+pub fn is_absolute_uri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else {
         return false;
     };
@@ -225,19 +232,36 @@ fn is_absolute_uri(s: &str) -> bool {
         && s.len() <= 2048
 }
 
-/// `POST /oauth2/token`.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+/// A client-credentials request after the parts every OAuth2 dialect shares: media type, body,
+/// strict form, `grant_type`, and exactly one client authentication method.
+#[derive(Debug)]
+pub struct ClientCredentialsRequest {
+    /// The authenticated-to-be client.
+    pub client_id: ClientId,
+    /// The presented secret.
+    pub secret: String,
+    /// Whether the client used HTTP Basic (its 401s carry a Basic challenge).
+    pub basic: bool,
+    /// The whole form, for the dialect's own parameters.
+    pub form: Form,
+}
+
+impl ClientCredentialsRequest {
+    /// The credentials, for the core.
+    pub fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            client_id: self.client_id,
+            secret: &self.secret,
+        }
     }
 }
 
-async fn token_inner(
-    state: &AppState,
+/// Parses an RFC 6749 §4.4 token request. `repeatable` names parameters that may repeat.
+pub async fn parse_client_credentials(
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, OAuthError> {
+    repeatable: &[&str],
+) -> Result<ClientCredentialsRequest, OAuthError> {
     if !has_media_type(headers, "application/x-www-form-urlencoded") {
         return Err(OAuthError::bad(
             ErrorCode::InvalidRequest,
@@ -248,7 +272,7 @@ async fn token_inner(
     let body = read_body(headers, body)
         .await
         .map_err(OAuthError::from_body)?;
-    let form = Form::parse(&body, &["resource"]).map_err(OAuthError::from_form)?;
+    let form = Form::parse(&body, repeatable).map_err(OAuthError::from_form)?;
 
     match form.get("grant_type") {
         None => {
@@ -267,7 +291,7 @@ async fn token_inner(
     }
 
     // §2.3: "The client MUST NOT use more than one authentication method in each request."
-    let (client_id, secret, basic) = match basic_credentials(headers, true) {
+    let (client_id, secret, basic) = match basic_credentials(headers) {
         AuthorizationHeader::Basic(c) => {
             if form.get("client_secret").is_some() {
                 return Err(OAuthError::bad(
@@ -305,13 +329,61 @@ async fn token_inner(
             }
         },
     };
+    let Ok(client_id) = client_id.parse::<ClientId>() else {
+        return Err(OAuthError::invalid_client(
+            "client authentication failed",
+            basic,
+        ));
+    };
+    Ok(ClientCredentialsRequest {
+        client_id,
+        secret,
+        basic,
+        form,
+    })
+}
 
-    let scope = form
+/// A 200 JSON answer with `Cache-Control: no-store`, as every token response must have
+/// (RFC 6749 §5.1).
+pub fn token_json<T: Serialize>(body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut res = (StatusCode::OK, bytes).into_response();
+            let h = res.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            no_store(h);
+            res
+        }
+        Err(e) => OAuthError {
+            cause: Some(e.to_string()),
+            ..OAuthError::bad(ErrorCode::ServerError, "internal error")
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        .into_response(),
+    }
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match token_inner(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthError> {
+    let req = parse_client_credentials(headers, body, &["resource"]).await?;
+    let scope = req
+        .form
         .get("scope")
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|e| OAuthError::bad(ErrorCode::InvalidScope, e.to_string()))?;
-    let resources: Vec<&str> = form.all("resource").collect();
+    let resources: Vec<&str> = req.form.all("resource").collect();
     if let Some(bad) = resources.iter().find(|r| !is_absolute_uri(r)) {
         let shown: String = bad.chars().take(64).collect();
         return Err(OAuthError::bad(
@@ -326,13 +398,6 @@ async fn token_inner(
             many.iter().map(|s| (*s).to_owned()).collect(),
         )),
     };
-
-    let Ok(client_id) = client_id.parse::<ClientId>() else {
-        return Err(OAuthError::invalid_client(
-            "client authentication failed",
-            basic,
-        ));
-    };
     let grant = Grant {
         scope,
         audience,
@@ -340,30 +405,14 @@ async fn token_inner(
     };
     let issued = state
         .issuer
-        .token(
-            Credentials {
-                client_id,
-                secret: &secret,
-            },
-            grant,
-        )
-        .map_err(|e| OAuthError::from_token(e, basic))?;
-    let body = serde_json::to_vec(&TokenResponse {
+        .token(req.credentials(), grant)
+        .map_err(|e| OAuthError::from_token(e, req.basic))?;
+    Ok(token_json(&TokenResponse {
         access_token: &issued.access_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: issued.scope.to_string(),
-    })
-    .map_err(|e| OAuthError {
-        cause: Some(e.to_string()),
-        ..OAuthError::bad(ErrorCode::ServerError, "internal error")
-            .with_status(StatusCode::INTERNAL_SERVER_ERROR)
-    })?;
-    let mut res = (StatusCode::OK, body).into_response();
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    no_store(h);
-    Ok(res)
+    }))
 }
 
 #[cfg(test)]

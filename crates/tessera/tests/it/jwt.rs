@@ -59,11 +59,13 @@ fn tokens_verify_against_the_jwks_for_every_algorithm() {
         );
         assert!(claims["jti"].as_str().is_some_and(|j| j.len() == 36));
         let jwks = srv.get("/oauth2/jwks").json();
-        for k in jwks["keys"].as_array().unwrap() {
+        let keys = jwks["keys"].as_array().unwrap();
+        for k in keys {
             assert_eq!(k["use"], "sig");
-            assert_eq!(k["alg"], name);
+            assert!(["ES256", "EdDSA", "RS256"].contains(&k["alg"].as_str().unwrap()));
             assert!(k["kid"].is_string());
         }
+        assert!(keys.iter().any(|k| k["alg"] == name));
     }
 }
 
@@ -124,6 +126,7 @@ fn rotation_publishes_the_next_key_before_it_signs() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["alg"] == "ES256")
         .map(|k| k["phase"].as_str().unwrap())
         .collect();
     assert_eq!(phases, ["previous", "current"]);

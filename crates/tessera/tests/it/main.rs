@@ -8,6 +8,7 @@
 )]
 
 mod cli;
+mod dialects;
 mod harness;
 mod jwt;
 mod robustness;

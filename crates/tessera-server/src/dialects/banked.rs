@@ -1,0 +1,169 @@
+//! Banked (seed 004): `POST /oauth/token` with `Authorization: Basic base64(key:secret)`, form
+//! `grant_type=client_credentials` and an optional `scope=<business application id>`.
+//!
+//! Without `scope` the token is unscoped (scope `partner`), good only for partner endpoints. With
+//! it, the token is bound to that business application, which must be an active child tenant of
+//! the partner's tenant. 200 `{access_token, token_type, expires_in, scope, created_at}`, where
+//! `scope` echoes the request exactly (OAuth client libraries raise "scope has changed"
+//! otherwise). `GET /business_applications` lists the partner's business applications for an
+//! unscoped partner token. Errors in the OAuth2 format (RFC 6749 §5.2, RFC 6750 §3.1).
+
+use super::rfc6749::{ErrorCode, OAuthError, parse_client_credentials, token_json};
+use crate::form::bearer_token;
+use crate::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::header::WWW_AUTHENTICATE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+use tessera_core::TokenError;
+use tessera_core::ids::TenantId;
+use tessera_core::issue::Grant;
+use tessera_core::model::TenantStatus;
+use tessera_core::proto::{Scope, ScopeSet};
+
+/// The scope a role needs to use this dialect, and the scope of an unscoped token.
+pub const PARTNER_SCOPE: &str = "partner";
+
+/// The routes of this dialect.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/business_applications", get(business_applications))
+}
+
+#[derive(Serialize)]
+struct BankedToken<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+    created_at: i64,
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match token_inner(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn partner_scope() -> ScopeSet {
+    Scope::parse(PARTNER_SCOPE).into_iter().collect()
+}
+
+async fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthError> {
+    let req = parse_client_credentials(headers, body, &[]).await?;
+    let requested = req.form.get("scope").map(str::to_owned);
+    let bound_to = match &requested {
+        None => None,
+        Some(s) => Some(s.parse::<TenantId>().map_err(|_| {
+            OAuthError::bad(
+                ErrorCode::InvalidScope,
+                "scope must be the id of one of your business applications",
+            )
+        })?),
+    };
+    let grant = Grant {
+        scope: Some(partner_scope()),
+        ttl: Some(state.config.dialects.banked.token_ttl),
+        bound_to,
+        ..Grant::default()
+    };
+    let issued = state
+        .issuer
+        .token(req.credentials(), grant)
+        .map_err(|e| match e {
+            // The partner scope is missing from the client's role: not a partner.
+            TokenError::InvalidScope(_) if bound_to.is_none() => {
+                OAuthError::from_token(TokenError::UnauthorizedClient, req.basic)
+            }
+            TokenError::InvalidScope(_) => OAuthError::bad(
+                ErrorCode::InvalidScope,
+                "scope is not an active business application of this partner",
+            ),
+            other => OAuthError::from_token(other, req.basic),
+        })?;
+    Ok(token_json(&BankedToken {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: requested.as_deref().unwrap_or(PARTNER_SCOPE),
+        created_at: issued.claims.iat,
+    }))
+}
+
+/// An RFC 6750 §3.1 error for the partner endpoints.
+fn bearer_error(status: StatusCode, code: &'static str, description: &'static str) -> Response {
+    let mut res = (
+        status,
+        axum::Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer error=\"{code}\"")) {
+        res.headers_mut().insert(WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+#[derive(Serialize)]
+struct BusinessApplication {
+    id: TenantId,
+    name: String,
+    status: TenantStatus,
+}
+
+/// `GET /business_applications`: the partner's child tenants, for an unscoped partner token.
+async fn business_applications(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = bearer_token(&headers) else {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "a Bearer access token is required",
+        );
+    };
+    let now = state.clock.now();
+    let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now) else {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token is invalid or expired",
+        );
+    };
+    let Ok(client) = state.issuer.reauthenticate(&claims, now) else {
+        return bearer_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token has been revoked",
+        );
+    };
+    let unscoped_partner = claims.business_application_id.is_none()
+        && ScopeSet::parse(&claims.scope).is_ok_and(|s| s.contains(PARTNER_SCOPE))
+        && client.role_scopes.contains(PARTNER_SCOPE);
+    if !unscoped_partner {
+        return bearer_error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "this endpoint needs an unscoped partner token",
+        );
+    }
+    let apps: Vec<BusinessApplication> = state
+        .directory
+        .children(&client.tenant_id)
+        .into_iter()
+        .map(|t| BusinessApplication {
+            id: t.id,
+            name: t.name,
+            status: t.status,
+        })
+        .collect();
+    (StatusCode::OK, axum::Json(apps)).into_response()
+}

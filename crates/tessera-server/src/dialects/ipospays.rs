@@ -1,0 +1,341 @@
+//! iPOSpays (seed 003): `POST /v1/authenticate-token` and `POST /v1/refresh-token`.
+//!
+//! `apiKey` (the client id), `secretKey`, `scope` (comma-separated role scopes) and
+//! `jwtTokenExpiryMinutes` (30 to 1440, default the dialect's lifetime) come from request headers
+//! of those names, or from a JSON body with those keys (headers win). 200
+//! `{responseCode: "00", responseMessage: "Success", createdDt, token}`, `createdDt` in epoch
+//! milliseconds as a string. Tokens are RS256 by default, as in the document, and carry
+//! `uniqueId` (the merchant account: the tenant id).
+//!
+//! Errors are `{errorCode, errorMessage}` with the document's codes and messages. Statuses
+//! (the document gives none): 400 for a missing or invalid field (AUTH_ERR_001, 002, 003, 005,
+//! 009, 010, 011, 012), 401 for bad credentials or a bad token (AUTH_ERR_004, 006, 007, 008).
+//! AUTH_ERR_010 ("Invalid expiry time.") is tessera's, for a `jwtTokenExpiryMinutes` that is not
+//! an integer; the document has no code for it.
+
+use super::rfc6749::{no_store, token_json};
+use crate::error::InternalCause;
+use crate::form::{has_media_type, read_body};
+use crate::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use tessera_core::TokenError;
+use tessera_core::ids::ClientId;
+use tessera_core::issue::{Credentials, Grant, IssuedToken};
+use tessera_core::keys::VerifyError;
+use tessera_core::proto::{Scope, ScopeSet};
+use time::Duration;
+
+/// The routes of this dialect.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/authenticate-token", post(authenticate))
+        .route("/v1/refresh-token", post(refresh))
+}
+
+/// The document's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IposError {
+    /// AUTH_ERR_001.
+    ApiKeyRequired,
+    /// AUTH_ERR_002.
+    SecretKeyRequired,
+    /// AUTH_ERR_003.
+    ScopeRequired,
+    /// AUTH_ERR_004.
+    InvalidCredentials,
+    /// AUTH_ERR_005.
+    InvalidScope,
+    /// AUTH_ERR_006: malformed or missing token.
+    InvalidToken,
+    /// AUTH_ERR_007: expired or revoked token.
+    TokenNoLongerValid,
+    /// AUTH_ERR_008.
+    InvalidSignature,
+    /// AUTH_ERR_009.
+    RefreshFlagRequired,
+    /// AUTH_ERR_010 (tessera's): the expiry is not an integer.
+    InvalidExpiry,
+    /// AUTH_ERR_011.
+    ExpiryTooShort,
+    /// AUTH_ERR_012.
+    ExpiryTooLong,
+    /// A server failure.
+    Internal,
+}
+
+impl IposError {
+    fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        use IposError as E;
+        let bad = StatusCode::BAD_REQUEST;
+        let unauth = StatusCode::UNAUTHORIZED;
+        match self {
+            E::ApiKeyRequired => (bad, "AUTH_ERR_001", "API Key is required."),
+            E::SecretKeyRequired => (bad, "AUTH_ERR_002", "Secret Key is required."),
+            E::ScopeRequired => (bad, "AUTH_ERR_003", "Scope is required."),
+            E::InvalidCredentials => (
+                unauth,
+                "AUTH_ERR_004",
+                "Invalid Credentials, Please Contact Support Team.",
+            ),
+            E::InvalidScope => (
+                bad,
+                "AUTH_ERR_005",
+                "Invalid scope provided. Please use a valid scope.",
+            ),
+            E::InvalidToken => (
+                unauth,
+                "AUTH_ERR_006",
+                "Invalid Token, Please try with a Valid Token.",
+            ),
+            E::TokenNoLongerValid => (
+                unauth,
+                "AUTH_ERR_007",
+                "Invalid Token, Please try with a Valid Token.",
+            ),
+            E::InvalidSignature => (unauth, "AUTH_ERR_008", "Invalid Signature."),
+            E::RefreshFlagRequired => (
+                bad,
+                "AUTH_ERR_009",
+                "Refresh Token needs to be true in the Header.",
+            ),
+            E::InvalidExpiry => (bad, "AUTH_ERR_010", "Invalid expiry time."),
+            E::ExpiryTooShort => (
+                bad,
+                "AUTH_ERR_011",
+                "Minimum expiry time cannot be less than 30 minutes.",
+            ),
+            E::ExpiryTooLong => (
+                bad,
+                "AUTH_ERR_012",
+                "Maximum expiry time cannot be more than 24 hours.",
+            ),
+            E::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "AUTH_ERR_500",
+                "Internal error.",
+            ),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorBody {
+    error_code: &'static str,
+    error_message: &'static str,
+}
+
+impl IntoResponse for IposError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let mut res = (
+            status,
+            axum::Json(ErrorBody {
+                error_code: code,
+                error_message: message,
+            }),
+        )
+            .into_response();
+        no_store(res.headers_mut());
+        if self == IposError::Internal {
+            res.extensions_mut()
+                .insert(InternalCause(Arc::new("token signing failed".into())));
+        }
+        res
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IposToken<'a> {
+    response_code: &'static str,
+    response_message: &'static str,
+    created_dt: String,
+    token: &'a str,
+}
+
+/// Request fields: headers first, then a JSON body.
+struct Fields {
+    json: serde_json::Map<String, Value>,
+}
+
+impl Fields {
+    async fn read(headers: &HeaderMap, body: Body) -> Fields {
+        let mut json = serde_json::Map::new();
+        if has_media_type(headers, "application/json") {
+            // A body that cannot be read or parsed contributes nothing; the field checks below
+            // then report what is missing in the document's terms.
+            if let Ok(bytes) = read_body(headers, body).await
+                && let Ok(Value::Object(o)) = serde_json::from_slice(&bytes)
+            {
+                json = o;
+            }
+        }
+        Fields { json }
+    }
+
+    /// A field as text: a non-empty header, else a JSON string, number or boolean.
+    fn get(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        if let Some(v) = headers.get(name) {
+            let v = v.to_str().unwrap_or("").trim();
+            if !v.is_empty() {
+                return Some(v.to_owned());
+            }
+        }
+        match self.json.get(name)? {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn expiry(value: Option<String>, default: Duration) -> Result<Duration, IposError> {
+    let Some(v) = value else {
+        return Ok(default);
+    };
+    let minutes: i64 = v.parse().map_err(|_| IposError::InvalidExpiry)?;
+    if minutes < 30 {
+        Err(IposError::ExpiryTooShort)
+    } else if minutes > 1440 {
+        Err(IposError::ExpiryTooLong)
+    } else {
+        Ok(Duration::minutes(minutes))
+    }
+}
+
+fn respond(issued: &IssuedToken, now_ms: i128) -> Response {
+    token_json(&IposToken {
+        response_code: "00",
+        response_message: "Success",
+        created_dt: now_ms.to_string(),
+        token: &issued.access_token,
+    })
+}
+
+fn map_issue_error(e: TokenError) -> IposError {
+    match e {
+        TokenError::InvalidClient(_) => IposError::InvalidCredentials,
+        TokenError::InvalidScope(_) | TokenError::UnauthorizedClient => IposError::InvalidScope,
+        TokenError::NoSigningKey | TokenError::Internal(_) => IposError::Internal,
+    }
+}
+
+async fn authenticate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let f = Fields::read(&headers, body).await;
+    match authenticate_inner(&state, &headers, &f) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn authenticate_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    f: &Fields,
+) -> Result<Response, IposError> {
+    let api_key = f.get(headers, "apiKey").ok_or(IposError::ApiKeyRequired)?;
+    let secret = f
+        .get(headers, "secretKey")
+        .ok_or(IposError::SecretKeyRequired)?;
+    let scope = f.get(headers, "scope").ok_or(IposError::ScopeRequired)?;
+    let d = &state.config.dialects;
+    let ttl = expiry(
+        f.get(headers, "jwtTokenExpiryMinutes"),
+        d.ipospays.token_ttl,
+    )?;
+    let scope: ScopeSet = scope
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Scope::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| IposError::InvalidScope)?;
+    if scope.is_empty() {
+        return Err(IposError::ScopeRequired);
+    }
+    let client_id: ClientId = api_key.parse().map_err(|_| IposError::InvalidCredentials)?;
+    let now = state.clock.now();
+    let client = state
+        .issuer
+        .authenticate(
+            Credentials {
+                client_id,
+                secret: &secret,
+            },
+            now,
+        )
+        .map_err(map_issue_error)?;
+    let grant = Grant {
+        scope: Some(scope),
+        ttl: Some(ttl),
+        alg: Some(d.ipospays_alg),
+        unique_id: true,
+        ..Grant::default()
+    };
+    let issued = state
+        .issuer
+        .issue(&client, grant, now)
+        .map_err(map_issue_error)?;
+    Ok(respond(&issued, now.unix_timestamp_nanos() / 1_000_000))
+}
+
+async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let f = Fields::read(&headers, body).await;
+    match refresh_inner(&state, &headers, &f) {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn refresh_inner(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Response, IposError> {
+    let flag = f.get(headers, "refreshToken");
+    if !flag.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Err(IposError::RefreshFlagRequired);
+    }
+    let token = f.get(headers, "token").ok_or(IposError::InvalidToken)?;
+    let now = state.clock.now();
+    let claims = state
+        .keyring
+        .verify(&token, &state.config.issuer, now)
+        .map_err(|e| match e {
+            VerifyError::Malformed => IposError::InvalidToken,
+            VerifyError::BadSignature => IposError::InvalidSignature,
+            VerifyError::Expired => IposError::TokenNoLongerValid,
+        })?;
+    // Only iPOSpays tokens are refreshed here: they are the ones that carry uniqueId.
+    if claims.unique_id.is_none() {
+        return Err(IposError::InvalidToken);
+    }
+    let client = state
+        .issuer
+        .reauthenticate(&claims, now)
+        .map_err(|_| IposError::TokenNoLongerValid)?;
+    let scope = ScopeSet::parse(&claims.scope).map_err(|_| IposError::InvalidToken)?;
+    let grant = Grant {
+        scope: Some(scope),
+        ttl: Some(Duration::seconds(claims.exp - claims.iat)),
+        alg: Some(state.config.dialects.ipospays_alg),
+        unique_id: true,
+        ..Grant::default()
+    };
+    let issued = state
+        .issuer
+        .issue(&client, grant, now)
+        .map_err(|e| match e {
+            TokenError::InvalidScope(_) | TokenError::UnauthorizedClient => {
+                IposError::TokenNoLongerValid
+            }
+            other => map_issue_error(other),
+        })?;
+    Ok(respond(&issued, now.unix_timestamp_nanos() / 1_000_000))
+}

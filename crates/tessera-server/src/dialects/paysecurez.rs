@@ -1,0 +1,158 @@
+//! PaySecureZ (seed 002): `POST /api/token` with a JSON body `{client_id, client_secret}`;
+//! 200 `{access_token, expires_in, token_type}`; errors `{statusCode, message, error}`.
+//!
+//! The document recommends a new token per transaction, so this path is as lean as the standard
+//! endpoint: one small JSON parse, then the same in-memory authentication and one signature.
+
+use super::rfc6749::token_json;
+use crate::error::InternalCause;
+use crate::form::{BodyError, MAX_BODY_BYTES, has_media_type, read_body};
+use crate::state::AppState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use tessera_core::TokenError;
+use tessera_core::ids::ClientId;
+use tessera_core::issue::{Credentials, Grant};
+
+/// The routes of this dialect.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/token", post(token))
+}
+
+/// An error in the document's shape.
+#[derive(Debug)]
+pub struct PszError {
+    status: StatusCode,
+    error: String,
+    cause: Option<String>,
+}
+
+impl PszError {
+    fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        PszError {
+            status,
+            error: error.into(),
+            cause: None,
+        }
+    }
+
+    fn bad(error: impl Into<String>) -> Self {
+        PszError::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    fn unauthorized() -> Self {
+        PszError::new(StatusCode::UNAUTHORIZED, "Invalid client credentials")
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PszErrorBody<'a> {
+    status_code: u16,
+    message: &'a str,
+    error: &'a str,
+}
+
+impl IntoResponse for PszError {
+    fn into_response(self) -> Response {
+        let body = PszErrorBody {
+            status_code: self.status.as_u16(),
+            message: self.status.canonical_reason().unwrap_or("Error"),
+            error: &self.error,
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        super::rfc6749::no_store(res.headers_mut());
+        if let Some(c) = self.cause {
+            res.extensions_mut().insert(InternalCause(Arc::new(c)));
+        }
+        res
+    }
+}
+
+#[derive(Serialize)]
+struct PszToken<'a> {
+    access_token: &'a str,
+    expires_in: i64,
+    token_type: &'static str,
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match token_inner(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a str, PszError> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Err(PszError::bad(format!("{name} is required"))),
+        Some(Value::String(s)) if s.is_empty() => {
+            Err(PszError::bad(format!("{name} must not be empty")))
+        }
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(PszError::bad(format!("{name} must be a string"))),
+    }
+}
+
+async fn token_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, PszError> {
+    if !has_media_type(headers, "application/json") {
+        return Err(PszError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
+    }
+    let body = read_body(headers, body).await.map_err(|e| match e {
+        BodyError::TooLarge => PszError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body exceeds {MAX_BODY_BYTES} bytes"),
+        ),
+        BodyError::Read => PszError::bad("Request body could not be read"),
+    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|_| PszError::bad("Request body is not valid JSON"))?;
+    let Value::Object(obj) = value else {
+        return Err(PszError::bad("Request body must be a JSON object"));
+    };
+    let client_id = field(&obj, "client_id")?;
+    let secret = field(&obj, "client_secret")?;
+    let client_id: ClientId = client_id.parse().map_err(|_| PszError::unauthorized())?;
+    let d = &state.config.dialects;
+    let grant = Grant {
+        ttl: Some(d.paysecurez.token_ttl),
+        ..Grant::default()
+    };
+    let issued = state
+        .issuer
+        .token(Credentials { client_id, secret }, grant)
+        .map_err(|e| match e {
+            TokenError::InvalidClient(_) => PszError::unauthorized(),
+            TokenError::UnauthorizedClient | TokenError::InvalidScope(_) => PszError::new(
+                StatusCode::FORBIDDEN,
+                "The client is not allowed to obtain tokens",
+            ),
+            TokenError::NoSigningKey => PszError {
+                cause: Some("no signing key".into()),
+                ..PszError::new(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly")
+            },
+            TokenError::Internal(c) => PszError {
+                cause: Some(c.to_string()),
+                ..PszError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+            },
+        })?;
+    Ok(token_json(&PszToken {
+        access_token: &issued.access_token,
+        expires_in: issued.expires_in,
+        token_type: "Bearer",
+    }))
+}
