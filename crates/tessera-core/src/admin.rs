@@ -239,21 +239,8 @@ impl Admin {
             .get_app(app)
             .await
             .map_err(not_found("application"))?;
-        let value = SecretValue::generate().map_err(|_| CoreError::Random)?;
-        let now = self.clock.now();
-        let meta = SecretMeta {
-            id: SecretId::random(),
-            client_id: app,
-            name,
-            created_at: now,
-            expires_at: now + Duration::days(i64::from(days)),
-            last_used_at: None,
-        };
-        let stored = StoredSecret {
-            meta: meta.clone(),
-            digest: self.pepper.digest(&value),
-            deleted: false,
-        };
+        let (meta, value, stored) = self.new_secret(app, name, days)?;
+        let now = meta.created_at;
         match self
             .store
             .create_secret(&stored, self.policy.max_active, now)
@@ -274,6 +261,100 @@ impl Admin {
             .await
             .map_err(not_found("application"))?;
         Ok(self.store.list_secrets(app).await?)
+    }
+
+    /// Renames an application.
+    pub async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, CoreError> {
+        let name = validate_name("name", name).map_err(CoreError::Invalid)?;
+        self.store
+            .rename_app(id, &name)
+            .await
+            .map_err(not_found("application"))
+    }
+
+    /// Rotates a secret: creates a new one (same name, default lifetime) and cuts the old one's
+    /// expiry to now + `grace`, in one transaction, so that an integration can switch over
+    /// without downtime. The new secret counts against the limit like any other.
+    pub async fn rotate_secret(
+        &self,
+        app: ClientId,
+        old: SecretId,
+        grace: Duration,
+    ) -> Result<CreatedSecret, CoreError> {
+        if grace.is_negative() || grace > Duration::days(30) {
+            return Err(CoreError::Invalid(
+                "the grace period must be between 0 and 30 days".into(),
+            ));
+        }
+        let current = self
+            .store
+            .list_secrets(app)
+            .await?
+            .into_iter()
+            .find(|s| s.id == old)
+            .ok_or(CoreError::NotFound("secret"))?;
+        let (meta, value, stored) =
+            self.new_secret(app, current.name.clone(), self.policy.default_days)?;
+        let now = meta.created_at;
+        match self
+            .store
+            .rotate_secret(&stored, old, now + grace, self.policy.max_active, now)
+            .await
+        {
+            Ok(()) => Ok(CreatedSecret { meta, value }),
+            Err(StoreError::SecretLimit) => Err(CoreError::SecretLimit {
+                limit: self.policy.max_active,
+            }),
+            Err(e) => Err(not_found("secret")(e)),
+        }
+    }
+
+    /// Live secrets that expire within `within` from now, soonest first; one tenant's only when
+    /// `tenant` is given.
+    pub async fn expiring(
+        &self,
+        within: Duration,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, SecretMeta)>, CoreError> {
+        if within.is_negative() || within > Duration::days(3650) {
+            return Err(CoreError::Invalid(
+                "the window must be between 0 and 3650 days".into(),
+            ));
+        }
+        let now = self.clock.now();
+        Ok(self.store.list_expiring(now, now + within, tenant).await?)
+    }
+
+    /// Reads the audit log.
+    pub async fn audit(
+        &self,
+        q: &crate::audit::AuditQuery,
+    ) -> Result<Vec<crate::audit::AuditEvent>, CoreError> {
+        Ok(self.store.query_audit(q).await?)
+    }
+
+    fn new_secret(
+        &self,
+        app: ClientId,
+        name: String,
+        days: u32,
+    ) -> Result<(SecretMeta, SecretValue, StoredSecret), CoreError> {
+        let value = SecretValue::generate().map_err(|_| CoreError::Random)?;
+        let now = self.clock.now();
+        let meta = SecretMeta {
+            id: SecretId::random(),
+            client_id: app,
+            name,
+            created_at: now,
+            expires_at: now + Duration::days(i64::from(days)),
+            last_used_at: None,
+        };
+        let stored = StoredSecret {
+            meta: meta.clone(),
+            digest: self.pepper.digest(&value),
+            deleted: false,
+        };
+        Ok((meta, value, stored))
     }
 
     /// Deletes one secret of one application.

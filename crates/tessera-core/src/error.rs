@@ -64,6 +64,21 @@ pub enum AuthFailure {
     TenantDeleted,
 }
 
+impl AuthFailure {
+    /// A stable snake_case name, for audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailure::UnknownClient => "unknown_client",
+            AuthFailure::ClientDeleted => "client_deleted",
+            AuthFailure::BadSecret => "bad_secret",
+            AuthFailure::SecretExpired => "secret_expired",
+            AuthFailure::ClientDisabled => "client_disabled",
+            AuthFailure::TenantDisabled => "tenant_disabled",
+            AuthFailure::TenantDeleted => "tenant_deleted",
+        }
+    }
+}
+
 /// Why no token was issued. Variants follow RFC 6749 §5.2.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

@@ -2,6 +2,7 @@
 //! its role, and sign RFC 9068 claims with the current key. Nothing here touches the database:
 //! `last_used_at` is noted for the batch writer.
 
+use crate::audit::{AuditBuffer, AuditEvent, Outcome};
 use crate::clock::Clock;
 use crate::directory::{AppEntry, Directory};
 use crate::error::{AuthFailure, TokenError};
@@ -23,6 +24,8 @@ pub struct Credentials<'a> {
     pub client_id: ClientId,
     /// The secret as presented; it may be anything.
     pub secret: &'a str,
+    /// The client's address, for the audit log of failed attempts.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl fmt::Debug for Credentials<'_> {
@@ -30,6 +33,7 @@ impl fmt::Debug for Credentials<'_> {
         f.debug_struct("Credentials")
             .field("client_id", &self.client_id)
             .field("secret", &"<redacted>")
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -116,6 +120,7 @@ pub struct Issuer {
     catalog: Arc<RoleCatalog>,
     pepper: Pepper,
     usage: Arc<UsageRecorder>,
+    audit: Arc<AuditBuffer>,
     clock: Arc<dyn Clock>,
 }
 
@@ -136,6 +141,7 @@ impl Issuer {
         catalog: Arc<RoleCatalog>,
         pepper: Pepper,
         usage: Arc<UsageRecorder>,
+        audit: Arc<AuditBuffer>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Issuer {
@@ -145,6 +151,7 @@ impl Issuer {
             catalog,
             pepper,
             usage,
+            audit,
             clock,
         }
     }
@@ -188,7 +195,13 @@ impl Issuer {
             standing(entry, tenant)?;
             Ok((entry.app.tenant_id, secret_id, entry.app.role.clone()))
         });
-        let (tenant_id, secret_id, role) = result.map_err(TokenError::InvalidClient)?;
+        let (tenant_id, secret_id, role) = match result {
+            Ok(v) => v,
+            Err(f) => {
+                self.audit_failure(&creds, f, now);
+                return Err(TokenError::InvalidClient(f));
+            }
+        };
         let role_scopes = self
             .catalog
             .scopes(&role)
@@ -202,6 +215,21 @@ impl Issuer {
             role,
             role_scopes,
         })
+    }
+
+    fn audit_failure(&self, creds: &Credentials<'_>, f: AuthFailure, now: OffsetDateTime) {
+        let tenant_id = self
+            .directory
+            .with_app(&creds.client_id, |e| e.map(|(e, _)| e.app.tenant_id));
+        self.audit.record(AuditEvent {
+            at: now,
+            actor: creds.client_id.to_string(),
+            tenant_id,
+            action: "token.authenticate".into(),
+            target: Some(f.as_str().into()),
+            outcome: Outcome::Failure,
+            source: creds.source.map(|ip| ip.to_string()),
+        });
     }
 
     /// Signs a token for an authenticated client.

@@ -12,6 +12,7 @@
 //! Secrets are digested with HMAC-SHA-256, not a password hash; [`secret`] explains why.
 
 pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;

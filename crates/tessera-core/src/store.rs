@@ -6,6 +6,7 @@
 //! or by another node, reaches every running server within a second. Deletions are tombstones for
 //! the same reason.
 
+use crate::audit::{AuditEvent, AuditQuery};
 use crate::ids::{ClientId, SecretId, TenantId};
 use crate::keys::KeyRecord;
 use crate::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
@@ -96,6 +97,32 @@ pub trait Store: Send + Sync + 'static {
     async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError>;
     /// Deletes one secret of one application.
     async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), StoreError>;
+    /// Rotation in one transaction: inserts `new` (subject to the same limit as
+    /// [`Store::create_secret`]) and moves the expiry of `old` (a live secret of the same
+    /// application) to `old_expires_at` if that is earlier than its current expiry.
+    async fn rotate_secret(
+        &self,
+        new: &StoredSecret,
+        old: SecretId,
+        old_expires_at: OffsetDateTime,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Live secrets of live applications that expire in `[now, before)`, soonest first, limited
+    /// to one tenant when `tenant` is given. Returns each with its application's tenant.
+    async fn list_expiring(
+        &self,
+        now: OffsetDateTime,
+        before: OffsetDateTime,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, SecretMeta)>, StoreError>;
+    /// Renames an application.
+    async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, StoreError>;
+
+    /// Appends audit events.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+    /// Reads audit events, oldest first.
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Inserts a signing key unconditionally (rotation).
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError>;

@@ -20,6 +20,7 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
                 _ = shutdown.changed() => break,
             }
             refresh(&state).await;
+            flush_audit(&state).await;
             if last_flush.elapsed() >= Duration::from_secs(1) {
                 last_flush = tokio::time::Instant::now();
                 flush(&state).await;
@@ -45,10 +46,21 @@ async fn refresh(state: &AppState) {
     }
 }
 
-/// Writes pending `last_used_at` notes.
+/// Writes pending `last_used_at` notes and audit events.
 pub async fn flush(state: &AppState) {
     if let Err(e) = state.usage.flush(state.store.as_ref()).await {
         tracing::warn!(error = %e, "cannot write last_used_at; will retry");
+    }
+    flush_audit(state).await;
+}
+
+async fn flush_audit(state: &AppState) {
+    if let Err(e) = state.audit.flush(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "cannot append audit events; will retry");
+    }
+    let dropped = state.audit.dropped();
+    if dropped > 0 {
+        tracing::warn!(dropped, "audit buffer was full; events were dropped");
     }
 }
 

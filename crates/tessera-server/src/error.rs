@@ -12,9 +12,11 @@ pub struct InternalCause(pub Arc<String>);
 
 /// Logs the cause of every response that carries one.
 pub async fn log_internal_errors(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+    // A Uri clone shares its buffer: no allocation on the hot path.
+    let uri = req.uri().clone();
     let res = next.run(req).await;
     if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
+        let path = uri.path();
         tracing::error!(%path, status = res.status().as_u16(), cause = %cause, "request failed");
     }
     res

@@ -9,6 +9,7 @@ pub mod dialects;
 pub mod error;
 pub mod form;
 pub mod health;
+pub mod manage;
 pub mod serve;
 pub mod state;
 pub mod wellknown;
@@ -25,7 +26,17 @@ use tower_http::trace::TraceLayer;
 
 /// The router of a node.
 pub fn router(state: AppState) -> Router {
+    let (manage, openapi) = manage::router();
+    let openapi = bytes::Bytes::from(openapi.to_pretty_json().unwrap_or_default());
     let mut r = Router::new()
+        .merge(manage)
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
+            }),
+        )
         .route("/oauth2/token", post(dialects::rfc6749::token))
         .route("/oauth2/jwks", get(wellknown::jwks))
         .route(

@@ -6,7 +6,8 @@ use serde::Serialize;
 use std::ops::Deref;
 use std::sync::Arc;
 use tessera_core::CoreError;
-use tessera_core::admin::check_master_key;
+use tessera_core::admin::{Admin, SecretPolicy, check_master_key};
+use tessera_core::audit::AuditBuffer;
 use tessera_core::clock::Clock;
 use tessera_core::directory::Directory;
 use tessera_core::issue::{Issuer, IssuerConfig};
@@ -62,6 +63,10 @@ pub struct Inner {
     pub config: NodeConfig,
     /// The RFC 8414 metadata document, rendered once.
     pub metadata: Bytes,
+    /// Administrative operations (management API).
+    pub admin: Admin,
+    /// Audit events waiting to be appended.
+    pub audit: Arc<AuditBuffer>,
 }
 
 /// The state handlers extract: one `Arc`, cheap to clone.
@@ -136,6 +141,14 @@ impl AppState {
             keyring.ensure(store.as_ref(), alg, clock.now()).await?;
         }
         let usage = Arc::new(UsageRecorder::default());
+        let audit = Arc::new(AuditBuffer::default());
+        let admin = Admin::new(
+            store.clone(),
+            master.pepper(),
+            catalog.clone(),
+            clock.clone(),
+            SecretPolicy::default(),
+        );
         let issuer = Issuer::new(
             IssuerConfig {
                 issuer: config.issuer.clone(),
@@ -151,6 +164,7 @@ impl AppState {
             catalog.clone(),
             master.pepper(),
             usage.clone(),
+            audit.clone(),
             clock.clone(),
         );
         let iss = config.issuer.as_str();
@@ -177,6 +191,8 @@ impl AppState {
             clock,
             config,
             metadata,
+            admin,
+            audit,
         })))
     }
 }

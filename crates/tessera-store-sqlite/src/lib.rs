@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use tessera_core::audit::{AuditEvent, AuditQuery, Outcome};
 use tessera_core::ids::{ClientId, SecretId, TenantId};
 use tessera_core::keys::KeyRecord;
 use tessera_core::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
@@ -425,37 +426,12 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (mut tx, seq) = begin_write(&self.pool).await?;
-        let client = s.meta.client_id.to_string();
         sqlx::query("SELECT 1 FROM applications WHERE client_id = ? AND status <> 'deleted'")
-            .bind(&client)
+            .bind(s.meta.client_id.to_string())
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM secrets WHERE client_id = ? AND deleted = 0 AND expires_at > ?",
-        )
-        .bind(&client)
-        .bind(ts(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
-            return Err(StoreError::SecretLimit);
-        }
-        sqlx::query(
-            "INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, deleted, seq)
-             VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-        )
-        .bind(s.meta.id.to_string())
-        .bind(&client)
-        .bind(&s.meta.name)
-        .bind(&s.digest.0[..])
-        .bind(ts(s.meta.created_at))
-        .bind(ts(s.meta.expires_at))
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        insert_secret_tx(&mut tx, s, max_active, now, seq).await?;
         tx.commit().await.map_err(map_err)
     }
 
@@ -486,6 +462,150 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn rotate_secret(
+        &self,
+        new: &StoredSecret,
+        old: SecretId,
+        old_expires_at: OffsetDateTime,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let client = new.meta.client_id.to_string();
+        sqlx::query(
+            "SELECT 1 FROM secrets s JOIN applications a ON a.client_id = s.client_id
+             WHERE s.id = ? AND s.client_id = ? AND s.deleted = 0 AND a.status <> 'deleted'",
+        )
+        .bind(old.to_string())
+        .bind(&client)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "UPDATE secrets SET expires_at = MIN(expires_at, ?), seq = ? WHERE id = ? AND client_id = ?",
+        )
+        .bind(ts(old_expires_at))
+        .bind(seq)
+        .bind(old.to_string())
+        .bind(&client)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        insert_secret_tx(&mut tx, new, max_active, now, seq).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn list_expiring(
+        &self,
+        now: OffsetDateTime,
+        before: OffsetDateTime,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, SecretMeta)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.client_id, s.name, s.created_at, s.expires_at, s.last_used_at, a.tenant_id
+             FROM secrets s JOIN applications a ON a.client_id = s.client_id
+             WHERE s.deleted = 0 AND a.status <> 'deleted' AND s.expires_at > ? AND s.expires_at < ?
+               AND (? IS NULL OR a.tenant_id = ?)
+             ORDER BY s.expires_at, s.id",
+        )
+        .bind(ts(now))
+        .bind(ts(before))
+        .bind(tenant.map(|t| t.to_string()))
+        .bind(tenant.map(|t| t.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    parse("tenant id", &get::<String>(r, "tenant_id")?)?,
+                    secret_meta_row(r)?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let r = sqlx::query(&format!(
+            "UPDATE applications SET name = ?, seq = ?
+             WHERE client_id = ? AND status <> 'deleted' RETURNING {APP_COLS}"
+        ))
+        .bind(name)
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let a = app_row(&r)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(a)
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        // Not a change other nodes act on: no sequence bump.
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        for e in events {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, tenant_id, action, target, outcome, source)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(micros(e.at))
+            .bind(&e.actor)
+            .bind(e.tenant_id.map(|t| t.to_string()))
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(e.outcome.as_str())
+            .bind(&e.source)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = if q.limit == 0 {
+            1000
+        } else {
+            q.limit.min(10_000)
+        };
+        let rows = sqlx::query(
+            "SELECT at, actor, tenant_id, action, target, outcome, source FROM (
+                 SELECT * FROM audit_log
+                 WHERE (? IS NULL OR tenant_id = ?) AND (? IS NULL OR at >= ?)
+                 ORDER BY at DESC, id DESC LIMIT ?
+             ) ORDER BY at, id",
+        )
+        .bind(q.tenant_id.map(|t| t.to_string()))
+        .bind(q.tenant_id.map(|t| t.to_string()))
+        .bind(q.since.map(micros))
+        .bind(q.since.map(micros))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|r| {
+                let tenant: Option<String> = get(r, "tenant_id")?;
+                let at: i64 = get(r, "at")?;
+                Ok(AuditEvent {
+                    at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1000)
+                        .map_err(|e| StoreError::Other(e.to_string()))?,
+                    actor: get(r, "actor")?,
+                    tenant_id: tenant.map(|t| parse("tenant id", &t)).transpose()?,
+                    action: get(r, "action")?,
+                    target: get(r, "target")?,
+                    outcome: match get::<String>(r, "outcome")?.as_str() {
+                        "success" => Outcome::Success,
+                        _ => Outcome::Failure,
+                    },
+                    source: get(r, "source")?,
+                })
+            })
+            .collect()
     }
 
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
@@ -589,6 +709,48 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(map_err)
     }
+}
+
+/// Inserts a secret unless its application already has `max_active` unexpired secrets. The
+/// count and the insert share the write transaction, so two writers cannot both pass the check.
+async fn insert_secret_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    s: &StoredSecret,
+    max_active: usize,
+    now: OffsetDateTime,
+    seq: i64,
+) -> Result<(), StoreError> {
+    let client = s.meta.client_id.to_string();
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM secrets WHERE client_id = ? AND deleted = 0 AND expires_at > ?",
+    )
+    .bind(&client)
+    .bind(ts(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
+        return Err(StoreError::SecretLimit);
+    }
+    sqlx::query(
+        "INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, deleted, seq)
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+    )
+    .bind(s.meta.id.to_string())
+    .bind(&client)
+    .bind(&s.meta.name)
+    .bind(&s.digest.0[..])
+    .bind(ts(s.meta.created_at))
+    .bind(ts(s.meta.expires_at))
+    .bind(seq)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
 async fn insert_key_tx(

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tessera_core::CoreError;
 use tessera_core::admin::{Admin, NewTenant, SecretPolicy, check_master_key};
+use tessera_core::audit::{AuditEvent, AuditQuery, Outcome};
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::ids::{ClientId, SecretId, TenantId};
 use tessera_core::keyring::Keyring;
@@ -53,6 +54,18 @@ pub enum Command {
     Keys(KeysCmd),
     /// Check a config file and print the effective settings.
     ValidateConfig,
+    /// Read the audit log.
+    Audit {
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only events at or after this RFC 3339 instant, or this long ago (e.g. 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many, newest (default 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
 }
 
 /// `serve` flags.
@@ -180,6 +193,43 @@ pub enum SecretCmd {
         /// Secret id.
         secret_id: String,
     },
+    /// Create a new secret and cut the old one's expiry to now + grace, in one transaction.
+    Rotate {
+        /// Client id.
+        #[arg(long)]
+        app: String,
+        /// The secret to replace.
+        secret_id: String,
+        /// How long the old secret keeps working (e.g. 24h, 30m, 2d; default 24h).
+        #[arg(long, default_value = "24h")]
+        grace: String,
+    },
+    /// Secrets that expire soon, across every tenant.
+    Expiring {
+        /// The window (e.g. 14d, 36h; default 14d).
+        #[arg(long, default_value = "14d")]
+        within: String,
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// Parses a duration such as `90s`, `30m`, `24h` or `14d`. Four units need no crate.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| anyhow!("{s:?} is not a duration such as 30m, 24h or 14d"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "h" | "" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        _ => Err(anyhow!("{s:?} is not a duration such as 30m, 24h or 14d")),
+    }
 }
 
 /// `keys` commands.
@@ -248,6 +298,11 @@ async fn dispatch(cli: Cli) -> Result<Option<Value>> {
             "token_ttl_seconds": ctx.file.tokens.ttl_seconds,
             "roles": ctx.file.catalog()?.roles().map(|(r, s)| (r.to_owned(), json!(s.to_string()))).collect::<serde_json::Map<_, _>>(),
         }))),
+        Command::Audit {
+            tenant,
+            since,
+            limit,
+        } => audit_log(&ctx, tenant, since, limit).await.map(Some),
         Command::Tenant(c) => tenant(&ctx, c).await.map(Some),
         Command::App(c) => app(&ctx, c).await.map(Some),
         Command::Secret(c) => secret(&ctx, c).await.map(Some),
@@ -297,6 +352,57 @@ async fn admin(ctx: &Settings) -> Result<Admin> {
     ))
 }
 
+/// Appends the audit record of a CLI change (actor "cli"), synchronously: the process may exit
+/// right after.
+async fn record<T>(
+    a: &Admin,
+    action: &str,
+    tenant: Option<TenantId>,
+    target: Option<String>,
+    r: &Result<T, CoreError>,
+) {
+    let event = AuditEvent {
+        at: SystemClock.now(),
+        actor: "cli".into(),
+        tenant_id: tenant,
+        action: action.into(),
+        target,
+        outcome: if r.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+        source: None,
+    };
+    if let Err(e) = a.store().append_audit(&[event]).await {
+        eprintln!("warning: cannot append to the audit log: {e}");
+    }
+}
+
+async fn audit_log(
+    ctx: &Settings,
+    tenant: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+) -> Result<Value> {
+    let a = admin(ctx).await?;
+    let since = match since {
+        None => None,
+        Some(s) => Some(
+            match time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => t,
+                Err(_) => SystemClock.now() - parse_duration(&s)?,
+            },
+        ),
+    };
+    let q = AuditQuery {
+        tenant_id: tenant.as_deref().map(tenant_id).transpose()?,
+        since,
+        limit: limit.unwrap_or(0),
+    };
+    to_json(&core(a.audit(&q).await)?)
+}
+
 fn tenant_id(s: &str) -> Result<TenantId> {
     s.parse()
         .map_err(|_| anyhow!("{s:?} is not a tenant id (a UUID)"))
@@ -317,42 +423,59 @@ fn core<T>(r: Result<T, CoreError>) -> Result<T> {
 
 async fn tenant(ctx: &Settings, c: TenantCmd) -> Result<Value> {
     let a = admin(ctx).await?;
-    let status = |id: &str, s: TenantStatus| {
+    let status = |id: &str, s: TenantStatus, action: &'static str| {
         let a = a.clone();
         let id = tenant_id(id);
-        async move { to_json(&core(a.set_tenant_status(id?, s).await)?) }
+        async move {
+            let id = id?;
+            let r = a.set_tenant_status(id, s).await;
+            record(&a, action, Some(id), Some(id.to_string()), &r).await;
+            to_json(&core(r)?)
+        }
     };
     match c {
         TenantCmd::Create { name, kind, parent } => {
             let parent_id = parent.as_deref().map(tenant_id).transpose()?;
-            to_json(&core(
-                a.create_tenant(NewTenant {
+            let r = a
+                .create_tenant(NewTenant {
                     name,
                     kind,
                     parent_id,
                 })
-                .await,
-            )?)
+                .await;
+            let id = r.as_ref().ok().map(|t| t.id);
+            record(&a, "tenant.create", id, id.map(|i| i.to_string()), &r).await;
+            to_json(&core(r)?)
         }
         TenantCmd::List => to_json(&core(a.list_tenants().await)?),
         TenantCmd::Show { id } => to_json(&core(a.get_tenant(tenant_id(&id)?).await)?),
-        TenantCmd::Disable { id } => status(&id, TenantStatus::Disabled).await,
-        TenantCmd::Enable { id } => status(&id, TenantStatus::Active).await,
-        TenantCmd::Delete { id } => status(&id, TenantStatus::Deleted).await,
+        TenantCmd::Disable { id } => status(&id, TenantStatus::Disabled, "tenant.disable").await,
+        TenantCmd::Enable { id } => status(&id, TenantStatus::Active, "tenant.enable").await,
+        TenantCmd::Delete { id } => status(&id, TenantStatus::Deleted, "tenant.delete").await,
     }
 }
 
 async fn app(ctx: &Settings, c: AppCmd) -> Result<Value> {
     let a = admin(ctx).await?;
-    let status = |id: &str, s: AppStatus| {
+    let status = |id: &str, s: AppStatus, action: &'static str| {
         let a = a.clone();
         let id = client_id(id);
-        async move { to_json(&core(a.set_app_status(id?, s).await)?) }
+        async move {
+            let id = id?;
+            let r = a.set_app_status(id, s).await;
+            let tenant = r.as_ref().ok().map(|x| x.tenant_id);
+            record(&a, action, tenant, Some(id.to_string()), &r).await;
+            to_json(&core(r)?)
+        }
     };
     match c {
-        AppCmd::Create { tenant, name, role } => to_json(&core(
-            a.create_app(tenant_id(&tenant)?, &name, &role).await,
-        )?),
+        AppCmd::Create { tenant, name, role } => {
+            let tid = tenant_id(&tenant)?;
+            let r = a.create_app(tid, &name, &role).await;
+            let target = r.as_ref().ok().map(|x| x.client_id.to_string());
+            record(&a, "application.create", Some(tid), target, &r).await;
+            to_json(&core(r)?)
+        }
         AppCmd::List { tenant } => to_json(&core(a.list_apps(tenant_id(&tenant)?).await)?),
         AppCmd::Show { client_id: id } => {
             let id = client_id(&id)?;
@@ -360,9 +483,15 @@ async fn app(ctx: &Settings, c: AppCmd) -> Result<Value> {
             v["secrets"] = to_json(&core(a.list_secrets(id).await)?)?;
             Ok(v)
         }
-        AppCmd::Disable { client_id: id } => status(&id, AppStatus::Disabled).await,
-        AppCmd::Enable { client_id: id } => status(&id, AppStatus::Active).await,
-        AppCmd::Delete { client_id: id } => status(&id, AppStatus::Deleted).await,
+        AppCmd::Disable { client_id: id } => {
+            status(&id, AppStatus::Disabled, "application.disable").await
+        }
+        AppCmd::Enable { client_id: id } => {
+            status(&id, AppStatus::Active, "application.enable").await
+        }
+        AppCmd::Delete { client_id: id } => {
+            status(&id, AppStatus::Deleted, "application.delete").await
+        }
     }
 }
 
@@ -379,18 +508,63 @@ async fn secret(ctx: &Settings, c: SecretCmd) -> Result<Value> {
     let a = admin(ctx).await?;
     match c {
         SecretCmd::Create { app, name, days } => {
-            let s = core(a.create_secret(client_id(&app)?, &name, days).await)?;
-            created_secret_json(&s)
+            let cid = client_id(&app)?;
+            let r = a.create_secret(cid, &name, days).await;
+            let target = r.as_ref().ok().map(|s| s.meta.id.to_string());
+            record(&a, "secret.create", tenant_of(&a, cid).await, target, &r).await;
+            created_secret_json(&core(r)?)
+        }
+        SecretCmd::Rotate {
+            app,
+            secret_id,
+            grace,
+        } => {
+            let cid = client_id(&app)?;
+            let sid = secret_id_of(&secret_id)?;
+            let r = a.rotate_secret(cid, sid, parse_duration(&grace)?).await;
+            record(
+                &a,
+                "secret.rotate",
+                tenant_of(&a, cid).await,
+                Some(sid.to_string()),
+                &r,
+            )
+            .await;
+            created_secret_json(&core(r)?)
+        }
+        SecretCmd::Expiring { within, tenant } => {
+            let tenant = tenant.as_deref().map(tenant_id).transpose()?;
+            let list = core(a.expiring(parse_duration(&within)?, tenant).await)?;
+            let rows: Vec<Value> = list
+                .into_iter()
+                .map(|(t, s)| {
+                    let mut v = to_json(&s)?;
+                    v["tenant_id"] = json!(t);
+                    Ok(v)
+                })
+                .collect::<Result<_>>()?;
+            Ok(Value::Array(rows))
         }
         SecretCmd::List { app } => to_json(&core(a.list_secrets(client_id(&app)?).await)?),
         SecretCmd::Delete { app, secret_id } => {
-            let sid: SecretId = secret_id
-                .parse()
-                .map_err(|_| anyhow!("{secret_id:?} is not a secret id (a UUID)"))?;
-            core(a.delete_secret(client_id(&app)?, sid).await)?;
+            let sid = secret_id_of(&secret_id)?;
+            let cid = client_id(&app)?;
+            let tenant = tenant_of(&a, cid).await;
+            let r = a.delete_secret(cid, sid).await;
+            record(&a, "secret.delete", tenant, Some(sid.to_string()), &r).await;
+            core(r)?;
             Ok(json!({"id": sid, "deleted": true}))
         }
     }
+}
+
+fn secret_id_of(s: &str) -> Result<SecretId> {
+    s.parse()
+        .map_err(|_| anyhow!("{s:?} is not a secret id (a UUID)"))
+}
+
+async fn tenant_of(a: &Admin, app: ClientId) -> Option<TenantId> {
+    a.get_app(app).await.ok().map(|x| x.tenant_id)
 }
 
 async fn keys(ctx: &Settings, c: KeysCmd) -> Result<Value> {

@@ -9,6 +9,7 @@
 //! unscoped partner token. Errors in the OAuth2 format (RFC 6749 §5.2, RFC 6750 §3.1).
 
 use super::rfc6749::{ErrorCode, OAuthError, parse_client_credentials, token_json};
+use crate::form::Peer;
 use crate::form::bearer_token;
 use crate::state::AppState;
 use axum::Router;
@@ -45,8 +46,13 @@ struct BankedToken<'a> {
     created_at: i64,
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
+async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match token_inner(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -58,10 +64,11 @@ fn partner_scope() -> ScopeSet {
 
 async fn token_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthError> {
-    let req = parse_client_credentials(headers, body, &[]).await?;
+    let req = parse_client_credentials(peer, headers, body, &[]).await?;
     let requested = req.form.get("scope").map(str::to_owned);
     let bound_to = match &requested {
         None => None,

@@ -12,6 +12,7 @@
 
 use super::rfc6749::{no_store, token_json};
 use crate::error::InternalCause;
+use crate::form::Peer;
 use crate::form::{
     AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, basic_credentials,
     has_media_type, read_body,
@@ -141,8 +142,13 @@ struct BasiqToken<'a> {
     expires_in: i64,
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
+async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match token_inner(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -216,6 +222,7 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<Params, BasiqError> {
 
 async fn token_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, BasiqError> {
@@ -309,6 +316,7 @@ async fn token_inner(
             Credentials {
                 client_id,
                 secret: &creds.secret,
+                source: peer.0,
             },
             grant,
         )

@@ -6,6 +6,7 @@
 //! and `resource` (the resource id, also the token's `aud`). Errors in the OAuth2 format.
 
 use super::rfc6749::{ErrorCode, OAuthError, parse_client_credentials, token_json};
+use crate::form::Peer;
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -42,8 +43,13 @@ pub fn resource_uri(state: &AppState) -> String {
         .unwrap_or_else(|| format!("{}/{}", state.config.issuer, d.basys_resource_id))
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
+async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match token_inner(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -51,10 +57,11 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
 
 async fn token_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthError> {
-    let req = parse_client_credentials(headers, body, &[]).await?;
+    let req = parse_client_credentials(peer, headers, body, &[]).await?;
     let expected = format!("{}/.default", resource_uri(state));
     match req.form.get("scope") {
         None => {

@@ -15,6 +15,7 @@
 
 use super::rfc6749::{no_store, token_json};
 use crate::error::InternalCause;
+use crate::form::Peer;
 use crate::form::{has_media_type, read_body};
 use crate::state::AppState;
 use axum::Router;
@@ -230,9 +231,14 @@ fn map_issue_error(e: TokenError) -> IposError {
     }
 }
 
-async fn authenticate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn authenticate(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let f = Fields::read(&headers, body).await;
-    match authenticate_inner(&state, &headers, &f) {
+    match authenticate_inner(&state, peer, &headers, &f) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -240,6 +246,7 @@ async fn authenticate(State(state): State<AppState>, headers: HeaderMap, body: B
 
 fn authenticate_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     f: &Fields,
 ) -> Result<Response, IposError> {
@@ -271,6 +278,7 @@ fn authenticate_inner(
             Credentials {
                 client_id,
                 secret: &secret,
+                source: peer.0,
             },
             now,
         )

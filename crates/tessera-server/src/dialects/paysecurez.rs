@@ -6,6 +6,7 @@
 
 use super::rfc6749::token_json;
 use crate::error::InternalCause;
+use crate::form::Peer;
 use crate::form::{BodyError, MAX_BODY_BYTES, has_media_type, read_body};
 use crate::state::AppState;
 use axum::Router;
@@ -83,8 +84,13 @@ struct PszToken<'a> {
     token_type: &'static str,
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
+async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match token_inner(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -103,6 +109,7 @@ fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a 
 
 async fn token_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, PszError> {
@@ -134,7 +141,14 @@ async fn token_inner(
     };
     let issued = state
         .issuer
-        .token(Credentials { client_id, secret }, grant)
+        .token(
+            Credentials {
+                client_id,
+                secret,
+                source: peer.0,
+            },
+            grant,
+        )
         .map_err(|e| match e {
             TokenError::InvalidClient(_) => PszError::unauthorized(),
             TokenError::UnauthorizedClient | TokenError::InvalidScope(_) => PszError::new(

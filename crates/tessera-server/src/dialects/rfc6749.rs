@@ -4,7 +4,7 @@
 
 use crate::error::InternalCause;
 use crate::form::{
-    AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, basic_credentials,
+    AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, Peer, basic_credentials,
     has_media_type, read_body,
 };
 use crate::state::AppState;
@@ -244,6 +244,8 @@ pub struct ClientCredentialsRequest {
     pub basic: bool,
     /// The whole form, for the dialect's own parameters.
     pub form: Form,
+    /// The client's address.
+    pub peer: Peer,
 }
 
 impl ClientCredentialsRequest {
@@ -252,12 +254,14 @@ impl ClientCredentialsRequest {
         Credentials {
             client_id: self.client_id,
             secret: &self.secret,
+            source: self.peer.0,
         }
     }
 }
 
 /// Parses an RFC 6749 §4.4 token request. `repeatable` names parameters that may repeat.
 pub async fn parse_client_credentials(
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
     repeatable: &[&str],
@@ -340,6 +344,7 @@ pub async fn parse_client_credentials(
         secret,
         basic,
         form,
+        peer,
     })
 }
 
@@ -364,8 +369,13 @@ pub fn token_json<T: Serialize>(body: &T) -> Response {
 }
 
 /// `POST /oauth2/token`.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match token_inner(&state, &headers, body).await {
+pub async fn token(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match token_inner(&state, peer, &headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -373,10 +383,11 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body
 
 async fn token_inner(
     state: &AppState,
+    peer: Peer,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthError> {
-    let req = parse_client_credentials(headers, body, &["resource"]).await?;
+    let req = parse_client_credentials(peer, headers, body, &["resource"]).await?;
     let scope = req
         .form
         .get("scope")

@@ -1,0 +1,229 @@
+//! The management API's JSON shapes. They are the API's contract, kept apart from the core's
+//! types so that the domain can change without breaking clients.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use tessera_core::admin::CreatedSecret;
+use tessera_core::audit::AuditEvent;
+use tessera_core::model::{Application, SecretMeta, Tenant};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantDto {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// gateway, partner, iso, agent, merchant, ...
+    pub kind: String,
+    /// Parent tenant id.
+    pub parent_id: Option<String>,
+    /// active, disabled or deleted.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<Tenant> for TenantDto {
+    fn from(t: Tenant) -> Self {
+        TenantDto {
+            id: t.id.to_string(),
+            name: t.name,
+            kind: t.kind,
+            parent_id: t.parent_id.map(|p| p.to_string()),
+            status: t.status.as_str().into(),
+            created_at: rfc3339(t.created_at),
+        }
+    }
+}
+
+/// An application (OAuth client).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationDto {
+    /// The OAuth client_id.
+    pub client_id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// active or disabled.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<Application> for ApplicationDto {
+    fn from(a: Application) -> Self {
+        ApplicationDto {
+            client_id: a.client_id.to_string(),
+            tenant_id: a.tenant_id.to_string(),
+            name: a.name,
+            role: a.role,
+            status: a.status.as_str().into(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+/// A secret's metadata: never its value or digest.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecretDto {
+    /// Id.
+    pub id: String,
+    /// The application.
+    pub client_id: String,
+    /// Name.
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// RFC 3339; written in batches, may lag by a second or two.
+    pub last_used_at: Option<String>,
+}
+
+impl From<SecretMeta> for SecretDto {
+    fn from(s: SecretMeta) -> Self {
+        SecretDto {
+            id: s.id.to_string(),
+            client_id: s.client_id.to_string(),
+            name: s.name,
+            created_at: rfc3339(s.created_at),
+            expires_at: rfc3339(s.expires_at),
+            last_used_at: s.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// An application with its secrets' metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplicationDetailDto {
+    /// The application.
+    #[serde(flatten)]
+    pub application: ApplicationDto,
+    /// Its live secrets.
+    pub secrets: Vec<SecretDto>,
+}
+
+/// A secret just created: the only response that ever holds its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSecretDto {
+    /// Metadata.
+    #[serde(flatten)]
+    pub meta: SecretDto,
+    /// The value, shown once.
+    pub secret: String,
+    /// base64("client_id:secret"), the form some providers call an API key.
+    pub api_key: String,
+}
+
+impl From<CreatedSecret> for CreatedSecretDto {
+    fn from(s: CreatedSecret) -> Self {
+        let pair = format!("{}:{}", s.meta.client_id, s.value.expose());
+        CreatedSecretDto {
+            secret: s.value.expose().to_owned(),
+            api_key: base64::engine::general_purpose::STANDARD.encode(pair),
+            meta: s.meta.into(),
+        }
+    }
+}
+
+/// A secret that expires soon.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExpiringSecretDto {
+    /// The application's tenant.
+    pub tenant_id: String,
+    /// The secret.
+    #[serde(flatten)]
+    pub secret: SecretDto,
+}
+
+/// An audit record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditDto {
+    /// RFC 3339.
+    pub at: String,
+    /// A client id, or "cli".
+    pub actor: String,
+    /// The tenant concerned.
+    pub tenant_id: Option<String>,
+    /// What was done.
+    pub action: String,
+    /// The object acted on.
+    pub target: Option<String>,
+    /// success or failure.
+    pub outcome: String,
+    /// The client's address.
+    pub source: Option<String>,
+}
+
+impl From<AuditEvent> for AuditDto {
+    fn from(e: AuditEvent) -> Self {
+        AuditDto {
+            at: rfc3339(e.at),
+            actor: e.actor,
+            tenant_id: e.tenant_id.map(|t| t.to_string()),
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome.as_str().into(),
+            source: e.source,
+        }
+    }
+}
+
+/// Create a tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenantDto {
+    /// Name.
+    pub name: String,
+    /// Kind (default merchant).
+    pub kind: Option<String>,
+    /// Parent tenant id.
+    pub parent_id: Option<String>,
+}
+
+/// Create an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApplicationDto {
+    /// Name.
+    pub name: String,
+    /// A role from the catalog.
+    pub role: String,
+}
+
+/// Rename an application.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameDto {
+    /// The new name.
+    pub name: String,
+}
+
+/// Create a secret.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSecretDto {
+    /// Name (default "secret").
+    pub name: Option<String>,
+    /// Lifetime in days, 1 to 730 (default 365).
+    pub days: Option<u32>,
+}
+
+/// Rotate a secret.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateDto {
+    /// How long the old secret keeps working, in seconds (default 86400).
+    pub grace_seconds: Option<u32>,
+}

@@ -1,0 +1,173 @@
+//! The management API: applications and secrets over REST with per-tenant authorization
+//! (`/management/v1`), the Basys-compatible rotation paths (`/gateway/...`), and the OpenAPI
+//! document generated from the same route registrations (`/openapi.json`), so that the two
+//! cannot drift.
+
+pub mod api;
+pub mod caller;
+pub mod dto;
+pub mod gateway;
+pub mod problem;
+
+use crate::form::{BodyError, MAX_BODY_BYTES, has_media_type, read_body};
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{FromRequest, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use caller::Caller;
+use http::{Method, StatusCode};
+use problem::Problem;
+use serde::de::DeserializeOwned;
+use std::str::FromStr;
+use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::ids::TenantId;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Parses an id from a path or body; a malformed one is a 400 problem.
+pub fn parse_id<T: FromStr>(s: &str, what: &str) -> Result<T, Problem> {
+    s.parse()
+        .map_err(|_| Problem::bad(format!("{what} is not a valid UUID")))
+}
+
+/// Appends an audit event for a management action.
+pub fn record(
+    st: &AppState,
+    caller: &Caller,
+    action: &str,
+    tenant: Option<TenantId>,
+    target: Option<String>,
+    ok: bool,
+) {
+    st.audit.record(AuditEvent {
+        at: st.clock.now(),
+        actor: caller.client_id.to_string(),
+        tenant_id: tenant,
+        action: action.to_owned(),
+        target,
+        outcome: if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+        source: caller.source.clone(),
+    });
+}
+
+/// A JSON request body: `application/json`, at most [`MAX_BODY_BYTES`], no unknown fields; an
+/// empty body reads as `{}`. Every rejection is a problem document.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Problem> {
+        let (parts, body) = req.into_parts();
+        let bytes = read_body(&parts.headers, body).await.map_err(|e| match e {
+            BodyError::TooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+            ),
+            BodyError::Read => Problem::bad("the request body could not be read"),
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else if has_media_type(&parts.headers, "application/json") {
+            &bytes
+        } else {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be application/json",
+            ));
+        };
+        serde_json::from_slice(text)
+            .map(JsonBody)
+            .map_err(|e| Problem::bad(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Refuses a body on GET, HEAD and DELETE requests: it means the client is confused about the
+/// API, and ignoring it silently would hide that.
+async fn no_body_on_reads(req: Request, next: Next) -> Response {
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE);
+    let h = req.headers();
+    let has_body = h
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() != "0")
+        || h.contains_key(http::header::TRANSFER_ENCODING);
+    if reads && has_body {
+        return Problem::bad(format!("a {} request must not have a body", req.method()))
+            .into_response();
+    }
+    next.run(req).await
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tessera management API",
+        description = "Applications and secrets of tenants, authenticated by tessera access tokens (RFC 6750). Errors are RFC 9457 problem documents.",
+        version = "1"
+    ),
+    components(schemas(problem::ProblemBody)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// The management routes and their OpenAPI document.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(api::list_tenants, api::create_tenant))
+        .routes(routes!(api::get_tenant, api::delete_tenant))
+        .routes(routes!(api::disable_tenant))
+        .routes(routes!(api::enable_tenant))
+        .routes(routes!(api::list_apps, api::create_app))
+        .routes(routes!(api::get_app, api::rename_app, api::delete_app))
+        .routes(routes!(api::disable_app))
+        .routes(routes!(api::enable_app))
+        .routes(routes!(api::list_secrets, api::create_secret))
+        .routes(routes!(api::delete_secret))
+        .routes(routes!(api::rotate_secret))
+        .routes(routes!(api::expiring))
+        .routes(routes!(api::audit_log));
+    let gateway = OpenApiRouter::new()
+        .routes(routes!(gateway::list))
+        .routes(routes!(gateway::get))
+        .routes(routes!(gateway::create_secret))
+        .routes(routes!(gateway::delete_secret));
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/management/v1", v1)
+        .merge(gateway)
+        .split_for_parts();
+    (
+        router.layer(axum::middleware::from_fn(no_body_on_reads)),
+        api,
+    )
+}
