@@ -112,6 +112,24 @@ pub struct IssuerConfig {
     pub alg: Algorithm,
 }
 
+/// What an issuer works with.
+pub struct IssuerDeps {
+    /// Tenants and applications in memory.
+    pub directory: Arc<Directory>,
+    /// Signing keys.
+    pub keyring: Arc<Keyring>,
+    /// Roles.
+    pub catalog: Arc<RoleCatalog>,
+    /// The secret digest key.
+    pub pepper: Pepper,
+    /// `last_used_at` notes.
+    pub usage: Arc<UsageRecorder>,
+    /// Failed authentications are audited here.
+    pub audit: Arc<AuditBuffer>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Issues tokens.
 pub struct Issuer {
     config: IssuerConfig,
@@ -134,25 +152,16 @@ impl fmt::Debug for Issuer {
 
 impl Issuer {
     /// An issuer over its ports.
-    pub fn new(
-        config: IssuerConfig,
-        directory: Arc<Directory>,
-        keyring: Arc<Keyring>,
-        catalog: Arc<RoleCatalog>,
-        pepper: Pepper,
-        usage: Arc<UsageRecorder>,
-        audit: Arc<AuditBuffer>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(config: IssuerConfig, deps: IssuerDeps) -> Self {
         Issuer {
             config,
-            directory,
-            keyring,
-            catalog,
-            pepper,
-            usage,
-            audit,
-            clock,
+            directory: deps.directory,
+            keyring: deps.keyring,
+            catalog: deps.catalog,
+            pepper: deps.pepper,
+            usage: deps.usage,
+            audit: deps.audit,
+            clock: deps.clock,
         }
     }
 

@@ -10,7 +10,7 @@ use tessera_core::admin::{Admin, SecretPolicy, check_master_key};
 use tessera_core::audit::AuditBuffer;
 use tessera_core::clock::Clock;
 use tessera_core::directory::Directory;
-use tessera_core::issue::{Issuer, IssuerConfig};
+use tessera_core::issue::{Issuer, IssuerConfig, IssuerDeps};
 use tessera_core::keyring::Keyring;
 use tessera_core::master::MasterKey;
 use tessera_core::proto::Algorithm;
@@ -159,13 +159,15 @@ impl AppState {
                 token_ttl: config.token_ttl,
                 alg: config.alg,
             },
-            directory.clone(),
-            keyring.clone(),
-            catalog.clone(),
-            master.pepper(),
-            usage.clone(),
-            audit.clone(),
-            clock.clone(),
+            IssuerDeps {
+                directory: directory.clone(),
+                keyring: keyring.clone(),
+                catalog: catalog.clone(),
+                pepper: master.pepper(),
+                usage: usage.clone(),
+                audit: audit.clone(),
+                clock: clock.clone(),
+            },
         );
         let iss = config.issuer.as_str();
         let metadata = serde_json::to_vec_pretty(&Metadata {

@@ -11,5 +11,6 @@ mod cli;
 mod dialects;
 mod harness;
 mod jwt;
+mod manage;
 mod robustness;
 mod token;
