@@ -12,6 +12,7 @@ use crate::role::RoleCatalog;
 use crate::secret::{Pepper, SecretValue};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
+use tessera_proto::{Revocation, RevocationKind};
 use time::Duration;
 
 /// Rules for secrets.
@@ -63,6 +64,7 @@ pub struct Admin {
     catalog: Arc<RoleCatalog>,
     clock: Arc<dyn Clock>,
     policy: SecretPolicy,
+    max_token_ttl: Duration,
 }
 
 impl std::fmt::Debug for Admin {
@@ -95,7 +97,38 @@ impl Admin {
             catalog,
             clock,
             policy,
+            max_token_ttl: Duration::hours(24),
         }
+    }
+
+    /// The longest lifetime of any token this deployment issues: how long a revocation record
+    /// must be kept (default 24 hours).
+    pub fn with_max_token_ttl(mut self, ttl: Duration) -> Self {
+        self.max_token_ttl = ttl;
+        self
+    }
+
+    /// A record revoking everything `id` minted until now.
+    fn revocation(&self, kind: RevocationKind, id: String) -> Revocation {
+        let now = self.clock.now().unix_timestamp();
+        Revocation {
+            kind,
+            id,
+            before: now,
+            expires: now + self.max_token_ttl.whole_seconds(),
+        }
+    }
+
+    /// Revokes one token by its jti until `exp` (RFC 7009).
+    pub async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
+        let r = Revocation {
+            kind: RevocationKind::Jti,
+            id: jti.to_owned(),
+            before: 0,
+            expires: exp,
+        };
+        self.store.insert_revocation(&r).await?;
+        Ok(r)
     }
 
     /// The secret rules in force.
@@ -154,8 +187,11 @@ impl Admin {
         id: TenantId,
         status: TenantStatus,
     ) -> Result<Tenant, CoreError> {
+        // Disabling or deleting revokes every token the tenant holds: "since it was minted".
+        let revoke = (status != TenantStatus::Active)
+            .then(|| self.revocation(RevocationKind::Tenant, id.to_string()));
         self.store
-            .set_tenant_status(id, status)
+            .set_tenant_status(id, status, revoke.as_ref())
             .await
             .map_err(not_found("tenant"))
     }
@@ -213,8 +249,10 @@ impl Admin {
         id: ClientId,
         status: AppStatus,
     ) -> Result<Application, CoreError> {
+        let revoke = (status != AppStatus::Active)
+            .then(|| self.revocation(RevocationKind::Application, id.to_string()));
         self.store
-            .set_app_status(id, status)
+            .set_app_status(id, status, revoke.as_ref())
             .await
             .map_err(not_found("application"))
     }
@@ -359,8 +397,11 @@ impl Admin {
 
     /// Deletes one secret of one application.
     pub async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
+        // "Deleting applications and secrets will break any existing integrations leveraging
+        // them" (Basys): at once, not when their tokens happen to expire.
+        let revoke = self.revocation(RevocationKind::Secret, id.to_string());
         self.store
-            .delete_secret(app, id)
+            .delete_secret(app, id, Some(&revoke))
             .await
             .map_err(not_found("secret"))
     }

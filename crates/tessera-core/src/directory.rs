@@ -9,6 +9,7 @@ use crate::store::{ChangeSet, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
+use tessera_proto::{Revocation, RevocationList};
 use time::OffsetDateTime;
 
 /// A secret as the directory holds it.
@@ -35,6 +36,18 @@ pub struct AppEntry {
 struct State {
     tenants: HashMap<TenantId, Tenant>,
     apps: HashMap<ClientId, AppEntry>,
+    revocations: RevocationList,
+    /// Revocation records in the order they arrived, with their sequence number: the feed.
+    revocation_log: Vec<(i64, Revocation)>,
+}
+
+/// What a refresh brought.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Signing keys changed: reload the key ring.
+    pub keys_changed: bool,
+    /// New revocation records arrived: wake the feed's waiters.
+    pub revocations_changed: bool,
 }
 
 /// Tenants and applications, in memory.
@@ -72,14 +85,43 @@ impl Directory {
         self.seq.load(Ordering::Acquire)
     }
 
-    /// Pulls and applies the changes since the last poll. Returns the change set's
-    /// `keys_changed` flag, so that the caller can reload the key ring.
-    pub async fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
+    /// Pulls and applies the changes since the last poll.
+    pub async fn refresh(&self, store: &dyn Store) -> Result<Refreshed, StoreError> {
         let since = self.seq();
         let changes = store.changes_since(since).await?;
-        let keys_changed = changes.keys_changed;
+        let out = Refreshed {
+            keys_changed: changes.keys_changed,
+            revocations_changed: !changes.revocations.is_empty(),
+        };
         self.apply(changes);
-        Ok(keys_changed)
+        Ok(out)
+    }
+
+    /// Whether the claims are revoked by a record this node knows.
+    pub fn is_revoked(&self, claims: &tessera_proto::AccessTokenClaims) -> bool {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        st.revocations.is_revoked(claims)
+    }
+
+    /// Live revocation records added after `since`, and the cursor to ask from next.
+    pub fn revocations_since(&self, since: i64, now: i64) -> (i64, Vec<Revocation>) {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let records = st
+            .revocation_log
+            .iter()
+            .filter(|(seq, r)| *seq > since && r.expires >= now)
+            .map(|(_, r)| r.clone())
+            .collect();
+        // Records up to the directory's sequence number are applied; asking again from it may
+        // repeat a record that raced with this read, which is harmless.
+        (self.seq(), records)
+    }
+
+    /// Forgets revocation records that cover no live token.
+    pub fn purge_revocations(&self, now: i64) {
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        st.revocations.purge(now);
+        st.revocation_log.retain(|(_, r)| r.expires >= now);
     }
 
     /// Applies a change set.
@@ -122,6 +164,8 @@ impl Directory {
                 });
             }
         }
+        st.revocations.apply(c.revocations.iter().map(|(_, r)| r));
+        st.revocation_log.extend(c.revocations);
         drop(st);
         self.seq.fetch_max(c.seq, Ordering::AcqRel);
     }

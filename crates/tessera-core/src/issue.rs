@@ -86,6 +86,9 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
+/// The scope that lets a resource server introspect its tenant's tokens.
+pub const INTROSPECT_SCOPE: &str = "introspect";
+
 /// Whether an application and its tenant may authenticate.
 fn standing(entry: &AppEntry, tenant: Option<&Tenant>) -> Result<(), AuthFailure> {
     match tenant.map(|t| t.status) {
@@ -304,14 +307,17 @@ impl Issuer {
         })
     }
 
-    /// Re-checks the client behind a token this server issued: its application, its tenant and
-    /// the very secret that authenticated it must all still be live. Used to refresh a token
-    /// (iPOSpays) and to serve partner endpoints (Banked).
+    /// Re-checks the client behind a token this server issued: the token is not revoked, and its
+    /// application, its tenant and the very secret that authenticated it are all still live.
+    /// Used by introspection, the management API, iPOSpays refresh and Banked partner endpoints.
     pub fn reauthenticate(
         &self,
         claims: &AccessTokenClaims,
         now: OffsetDateTime,
     ) -> Result<AuthenticatedClient, TokenError> {
+        if self.directory.is_revoked(claims) {
+            return Err(TokenError::InvalidClient(AuthFailure::BadSecret));
+        }
         let client_id: ClientId = claims
             .client_id
             .parse()
@@ -349,6 +355,58 @@ impl Issuer {
             role,
             role_scopes,
         })
+    }
+
+    /// RFC 7662 introspection of `token` on behalf of `caller`. A client may introspect its own
+    /// tokens; a client whose role holds `introspect` may introspect every token of its tenant
+    /// and of its tenant's children. Anything else — a token it may not see, an expired,
+    /// revoked or forged one, one whose secret, application or tenant is gone or disabled — is
+    /// `{"active": false}`, which reveals nothing.
+    pub fn introspect(
+        &self,
+        caller: &AuthenticatedClient,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> tessera_proto::Introspection {
+        let inactive = tessera_proto::Introspection::default();
+        let Ok(claims) = self.keyring.verify(token, &self.config.issuer, now) else {
+            return inactive;
+        };
+        if !self.may_see(caller, &claims) || self.reauthenticate(&claims, now).is_err() {
+            return inactive;
+        }
+        tessera_proto::Introspection {
+            active: true,
+            scope: Some(claims.scope),
+            client_id: Some(claims.client_id),
+            token_type: Some("Bearer".into()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.nbf),
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+            tenant_id: Some(claims.tenant_id),
+        }
+    }
+
+    /// Whether `caller` may introspect a token with these claims.
+    pub fn may_see(&self, caller: &AuthenticatedClient, claims: &AccessTokenClaims) -> bool {
+        if claims.client_id == caller.client_id.to_string() {
+            return true;
+        }
+        if !caller.role_scopes.contains(INTROSPECT_SCOPE) {
+            return false;
+        }
+        let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {
+            return false;
+        };
+        tenant == caller.tenant_id
+            || self
+                .directory
+                .tenant(&tenant)
+                .is_some_and(|t| t.parent_id == Some(caller.tenant_id))
     }
 
     /// The directory this issuer reads.

@@ -24,6 +24,8 @@ pub const DEFAULT_ROLES: &[(&str, &str)] = &[
     ("api-partner", "SERVER_ACCESS CLIENT_ACCESS"),
     ("partner", "partner"),
     ("admin", "admin"),
+    // For resource servers: introspection of the tenant's tokens and the revocation feed.
+    ("resource-server", "introspect"),
 ];
 
 /// A role definition that could not be added to the catalog.

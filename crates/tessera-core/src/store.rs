@@ -11,6 +11,7 @@ use crate::ids::{ClientId, SecretId, TenantId};
 use crate::keys::KeyRecord;
 use crate::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
 use async_trait::async_trait;
+use tessera_proto::Revocation;
 use time::OffsetDateTime;
 
 /// A storage failure, independent of the engine.
@@ -46,6 +47,8 @@ pub struct ChangeSet {
     pub secrets: Vec<StoredSecret>,
     /// Whether any signing key was added or removed.
     pub keys_changed: bool,
+    /// Revocation records added or extended, with the sequence number of their change.
+    pub revocations: Vec<(i64, Revocation)>,
 }
 
 /// The store. All methods are single transactions; a failed call changes nothing.
@@ -65,11 +68,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
     /// Every tenant, tombstones included, by creation time.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
-    /// Changes a tenant's status. A deleted tenant cannot change again (`Conflict`).
+    /// Changes a tenant's status, recording `revoke` in the same transaction. A deleted tenant
+    /// cannot change again (`Conflict`).
     async fn set_tenant_status(
         &self,
         id: TenantId,
         status: TenantStatus,
+        revoke: Option<&Revocation>,
     ) -> Result<Tenant, StoreError>;
 
     /// Inserts an application. Its tenant must exist and not be deleted.
@@ -78,11 +83,13 @@ pub trait Store: Send + Sync + 'static {
     async fn get_app(&self, id: ClientId) -> Result<Application, StoreError>;
     /// The live applications of a tenant, by creation time.
     async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError>;
-    /// Changes an application's status; `Deleted` also deletes its secrets.
+    /// Changes an application's status, recording `revoke` in the same transaction; `Deleted`
+    /// also deletes its secrets.
     async fn set_app_status(
         &self,
         id: ClientId,
         status: AppStatus,
+        revoke: Option<&Revocation>,
     ) -> Result<Application, StoreError>;
 
     /// Inserts a secret unless its application already has `max_active` unexpired secrets at
@@ -95,8 +102,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The live secrets of an application, by creation time.
     async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError>;
-    /// Deletes one secret of one application.
-    async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), StoreError>;
+    /// Deletes one secret of one application, recording `revoke` in the same transaction.
+    async fn delete_secret(
+        &self,
+        app: ClientId,
+        id: SecretId,
+        revoke: Option<&Revocation>,
+    ) -> Result<(), StoreError>;
+    /// Records a revocation (a token by jti, from RFC 7009 revocation).
+    async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError>;
+    /// Forgets revocations that cover no live token at `now` (epoch seconds); returns how many.
+    async fn purge_revocations(&self, now: i64) -> Result<u64, StoreError>;
     /// Rotation in one transaction: inserts `new` (subject to the same limit as
     /// [`Store::create_secret`]) and moves the expiry of `old` (a live secret of the same
     /// application) to `old_expires_at` if that is earlier than its current expiry.

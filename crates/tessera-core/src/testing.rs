@@ -45,6 +45,8 @@ where
     keys_first_start_is_idempotent(fresh().await).await;
     last_used_is_batched_and_monotonic(fresh().await).await;
     meta_init_keeps_first_value(fresh().await).await;
+    rotation_expiring_and_rename(fresh().await).await;
+    audit_appends_and_filters(fresh().await).await;
 }
 
 async fn tenants_and_tombstones(store: Arc<dyn Store>) {
@@ -429,4 +431,184 @@ async fn meta_init_keeps_first_value(store: Arc<dyn Store>) {
         Some("one")
     );
     assert!(matches!(store.ping().await, Ok(())));
+}
+
+async fn rotation_expiring_and_rename(store: Arc<dyn Store>) {
+    let (admin, clock, _) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let u = admin
+        .create_tenant(NewTenant {
+            name: "U".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let a = admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = admin
+        .create_app(u.id, "Other", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let renamed = admin
+        .rename_app(a.client_id, " New name ")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(renamed.name, "New name");
+    assert!(matches!(
+        admin.rename_app(ClientId::random(), "x").await,
+        Err(CoreError::NotFound(_))
+    ));
+    let s1 = admin
+        .create_secret(a.client_id, "primary", Some(10))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .create_secret(b.client_id, "b", Some(5))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .create_secret(b.client_id, "b-long", Some(300))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Expiring: soonest first, across tenants or for one.
+    let all = admin
+        .expiring(Duration::days(14), None)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        all.iter().map(|(_, s)| s.name.as_str()).collect::<Vec<_>>(),
+        ["b", "primary"]
+    );
+    assert_eq!(all[0].0, u.id);
+    let only_t = admin
+        .expiring(Duration::days(14), Some(t.id))
+        .await
+        .unwrap_or_default();
+    assert_eq!(only_t.len(), 1);
+
+    // Rotation: new secret, old one cut to now + grace, in one step.
+    let new = admin
+        .rotate_secret(a.client_id, s1.meta.id, Duration::hours(2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(new.meta.name, "primary");
+    let listed = admin.list_secrets(a.client_id).await.unwrap_or_default();
+    let old = listed
+        .iter()
+        .find(|s| s.id == s1.meta.id)
+        .map(|s| s.expires_at);
+    assert_eq!(old, Some(clock.now() + Duration::hours(2)));
+    // Two active now: rotating again is refused, and nothing changes.
+    match admin
+        .rotate_secret(a.client_id, new.meta.id, Duration::hours(1))
+        .await
+    {
+        Err(CoreError::SecretLimit { limit: 2 }) => {}
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    let again = admin.list_secrets(a.client_id).await.unwrap_or_default();
+    assert_eq!(again, listed, "a refused rotation changes nothing");
+    // Another application's secret cannot be rotated through this one.
+    let b_secret = admin.list_secrets(b.client_id).await.unwrap_or_default()[0].id;
+    assert!(matches!(
+        admin
+            .rotate_secret(a.client_id, b_secret, Duration::hours(1))
+            .await,
+        Err(CoreError::NotFound(_))
+    ));
+    // The grace never extends a secret's life.
+    let c = admin
+        .create_app(u.id, "Third", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let short = admin
+        .create_secret(c.client_id, "short", Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .rotate_secret(c.client_id, short.meta.id, Duration::days(20))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = admin.list_secrets(c.client_id).await.unwrap_or_default();
+    let kept = after
+        .iter()
+        .find(|s| s.id == short.meta.id)
+        .map(|s| s.expires_at);
+    assert_eq!(kept, Some(short.meta.expires_at));
+    assert!(matches!(
+        admin
+            .rotate_secret(c.client_id, short.meta.id, Duration::days(31))
+            .await,
+        Err(CoreError::Invalid(_))
+    ));
+}
+
+async fn audit_appends_and_filters(store: Arc<dyn Store>) {
+    use crate::audit::{AuditEvent, AuditQuery, Outcome};
+    let t0 = datetime!(2026-06-01 12:00 UTC);
+    let tenant = TenantId::random();
+    let ev = |i: i64, tenant: Option<TenantId>| AuditEvent {
+        at: t0 + Duration::milliseconds(i),
+        actor: "cli".into(),
+        tenant_id: tenant,
+        action: format!("action.{i}"),
+        target: Some("x".into()),
+        outcome: if i % 2 == 0 {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+        source: None,
+    };
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| ev(i, if i < 3 { Some(tenant) } else { None }))
+        .collect();
+    store
+        .append_audit(&events)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let all = store
+        .query_audit(&AuditQuery::default())
+        .await
+        .unwrap_or_default();
+    assert_eq!(all, events, "oldest first, millisecond order kept");
+    let mine = store
+        .query_audit(&AuditQuery {
+            tenant_id: Some(tenant),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert_eq!(mine.len(), 3);
+    let late = store
+        .query_audit(&AuditQuery {
+            since: Some(t0 + Duration::milliseconds(3)),
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert_eq!(late.len(), 2);
+    let newest = store
+        .query_audit(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        newest,
+        events[3..].to_vec(),
+        "the newest, still oldest first"
+    );
 }

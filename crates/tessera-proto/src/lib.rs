@@ -336,3 +336,139 @@ mod tests {
         assert!(many.contains("y") && !many.contains("z"));
     }
 }
+
+/// What a revocation record covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevocationKind {
+    /// One token, by `jti`.
+    Jti,
+    /// Every token minted with one secret (`secret_id` claim) up to `before`.
+    Secret,
+    /// Every token of one application (`client_id`) minted up to `before`.
+    Application,
+    /// Every token of one tenant (`tenant_id`) minted up to `before`.
+    Tenant,
+}
+
+/// One revocation: a token by `jti`, or everything a secret, application or tenant minted at or
+/// before `before`. Kept only until `expires`, when every token it covers has expired anyway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// What it covers.
+    pub kind: RevocationKind,
+    /// The jti, secret id, client id or tenant id.
+    pub id: String,
+    /// Tokens with `iat` at or before this (epoch seconds) are revoked; ignored for `jti`.
+    pub before: i64,
+    /// After this instant (epoch seconds) the record covers no live token.
+    pub expires: i64,
+}
+
+/// The answer of the revocation feed (`GET /oauth2/revocations?since=CURSOR`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RevocationFeed {
+    /// Pass this as `since` next time.
+    pub cursor: i64,
+    /// The records added after the cursor given (all live records for `since=0`).
+    pub revocations: Vec<Revocation>,
+}
+
+/// The revocations a verifier knows, and the rule that applies them to a token.
+#[derive(Debug, Clone, Default)]
+pub struct RevocationList {
+    jti: std::collections::HashMap<String, i64>,
+    subjects: std::collections::HashMap<(RevocationKind, String), (i64, i64)>,
+}
+
+impl RevocationList {
+    /// Adds records (a later `before` for the same subject wins).
+    pub fn apply<'a>(&mut self, records: impl IntoIterator<Item = &'a Revocation>) {
+        for r in records {
+            match r.kind {
+                RevocationKind::Jti => {
+                    self.jti.insert(r.id.clone(), r.expires);
+                }
+                kind => {
+                    let slot = self
+                        .subjects
+                        .entry((kind, r.id.clone()))
+                        .or_insert((r.before, r.expires));
+                    slot.0 = slot.0.max(r.before);
+                    slot.1 = slot.1.max(r.expires);
+                }
+            }
+        }
+    }
+
+    /// Drops records that cover no live token at `now` (epoch seconds).
+    pub fn purge(&mut self, now: i64) {
+        self.jti.retain(|_, exp| *exp >= now);
+        self.subjects.retain(|_, (_, exp)| *exp >= now);
+    }
+
+    /// Whether `claims` are revoked.
+    pub fn is_revoked(&self, claims: &AccessTokenClaims) -> bool {
+        if self.jti.contains_key(&claims.jti) {
+            return true;
+        }
+        let covered = |kind: RevocationKind, id: &str| {
+            self.subjects
+                .get(&(kind, id.to_owned()))
+                .is_some_and(|(before, _)| claims.iat <= *before)
+        };
+        covered(RevocationKind::Secret, &claims.secret_id)
+            || covered(RevocationKind::Application, &claims.client_id)
+            || covered(RevocationKind::Tenant, &claims.tenant_id)
+    }
+
+    /// How many records are held.
+    pub fn len(&self) -> usize {
+        self.jti.len() + self.subjects.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An RFC 7662 introspection answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Introspection {
+    /// Whether the token is currently active.
+    pub active: bool,
+    /// Granted scopes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_id: Option<String>,
+    /// Always `Bearer` for an active token.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub token_type: Option<String>,
+    /// Expiry.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub iat: Option<i64>,
+    /// Not before.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub nbf: Option<i64>,
+    /// Subject.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aud: Option<Audience>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub iss: Option<String>,
+    /// Token id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub jti: Option<String>,
+    /// The client's tenant.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tenant_id: Option<String>,
+}

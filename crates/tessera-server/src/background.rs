@@ -28,21 +28,35 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
             if last_rotation_check.elapsed() >= Duration::from_secs(30) {
                 last_rotation_check = tokio::time::Instant::now();
                 auto_rotate(&state).await;
+                purge_revocations(&state).await;
             }
         }
         flush(&state).await;
     })
 }
 
-async fn refresh(state: &AppState) {
+/// Applies the store's changes to this node: directory, revocations, keys.
+pub async fn refresh(state: &AppState) {
     match state.directory.refresh(state.store.as_ref()).await {
-        Ok(true) => {
-            if let Err(e) = state.keyring.load(state.store.as_ref()).await {
+        Ok(r) => {
+            if r.keys_changed
+                && let Err(e) = state.keyring.load(state.store.as_ref()).await
+            {
                 tracing::error!(error = %e, "cannot reload signing keys");
             }
+            if r.revocations_changed {
+                state.revocation_signal.send_modify(|n| *n += 1);
+            }
         }
-        Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
+    }
+}
+
+async fn purge_revocations(state: &AppState) {
+    let now = state.clock.now().unix_timestamp();
+    state.directory.purge_revocations(now);
+    if let Err(e) = state.store.purge_revocations(now).await {
+        tracing::warn!(error = %e, "cannot purge expired revocations");
     }
 }
 

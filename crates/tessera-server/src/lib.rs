@@ -10,6 +10,7 @@ pub mod error;
 pub mod form;
 pub mod health;
 pub mod manage;
+pub mod oauth;
 pub mod serve;
 pub mod state;
 pub mod wellknown;
@@ -39,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth2/token", post(dialects::rfc6749::token))
         .route("/oauth2/jwks", get(wellknown::jwks))
+        .route("/oauth2/introspect", post(oauth::introspect))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/oauth2/revocations", get(oauth::revocations))
         .route(
             "/.well-known/oauth-authorization-server",
             get(wellknown::metadata),

@@ -67,6 +67,8 @@ pub struct Inner {
     pub admin: Admin,
     /// Audit events waiting to be appended.
     pub audit: Arc<AuditBuffer>,
+    /// Bumped when revocation records arrive; the feed's long-polls wait on it.
+    pub revocation_signal: tokio::sync::watch::Sender<u64>,
 }
 
 /// The state handlers extract: one `Arc`, cheap to clone.
@@ -111,6 +113,10 @@ struct Metadata<'a> {
     issuer: &'a str,
     token_endpoint: String,
     jwks_uri: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    revocation_endpoint_auth_methods_supported: [&'static str; 2],
     grant_types_supported: [&'static str; 1],
     token_endpoint_auth_methods_supported: [&'static str; 2],
     response_types_supported: [&'static str; 0],
@@ -148,7 +154,8 @@ impl AppState {
             catalog.clone(),
             clock.clone(),
             SecretPolicy::default(),
-        );
+        )
+        .with_max_token_ttl(config.max_token_ttl);
         let issuer = Issuer::new(
             IssuerConfig {
                 issuer: config.issuer.clone(),
@@ -174,6 +181,16 @@ impl AppState {
             issuer: iss,
             token_endpoint: format!("{iss}/oauth2/token"),
             jwks_uri: format!("{iss}/oauth2/jwks"),
+            introspection_endpoint: format!("{iss}/oauth2/introspect"),
+            revocation_endpoint: format!("{iss}/oauth2/revoke"),
+            introspection_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            revocation_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             grant_types_supported: ["client_credentials"],
             token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
             response_types_supported: [],
@@ -195,6 +212,7 @@ impl AppState {
             metadata,
             admin,
             audit,
+            revocation_signal: tokio::sync::watch::Sender::new(0),
         })))
     }
 }

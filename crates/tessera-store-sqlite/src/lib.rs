@@ -17,7 +17,7 @@ use tessera_core::audit::{AuditEvent, AuditQuery, Outcome};
 use tessera_core::ids::{ClientId, SecretId, TenantId};
 use tessera_core::keys::KeyRecord;
 use tessera_core::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
-use tessera_core::proto::Algorithm;
+use tessera_core::proto::{Algorithm, Revocation, RevocationKind};
 use tessera_core::secret::Digest;
 use tessera_core::store::{ChangeSet, Store, StoreError};
 use time::OffsetDateTime;
@@ -314,6 +314,7 @@ impl Store for SqliteStore {
         &self,
         id: TenantId,
         status: TenantStatus,
+        revoke: Option<&Revocation>,
     ) -> Result<Tenant, StoreError> {
         let (mut tx, seq) = begin_write(&self.pool).await?;
         let current: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = ?")
@@ -334,6 +335,9 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         let t = tenant_row(&r)?;
+        if let Some(rv) = revoke {
+            revoke_tx(&mut tx, rv, seq).await?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(t)
     }
@@ -392,6 +396,7 @@ impl Store for SqliteStore {
         &self,
         id: ClientId,
         status: AppStatus,
+        revoke: Option<&Revocation>,
     ) -> Result<Application, StoreError> {
         let (mut tx, seq) = begin_write(&self.pool).await?;
         let r = sqlx::query(&format!(
@@ -414,6 +419,9 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        }
+        if let Some(rv) = revoke {
+            revoke_tx(&mut tx, rv, seq).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(a)
@@ -447,7 +455,12 @@ impl Store for SqliteStore {
         rows.iter().map(secret_meta_row).collect()
     }
 
-    async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), StoreError> {
+    async fn delete_secret(
+        &self,
+        app: ClientId,
+        id: SecretId,
+        revoke: Option<&Revocation>,
+    ) -> Result<(), StoreError> {
         let (mut tx, seq) = begin_write(&self.pool).await?;
         let done = sqlx::query(
             "UPDATE secrets SET deleted = 1, seq = ? WHERE id = ? AND client_id = ? AND deleted = 0",
@@ -461,7 +474,26 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(rv) = revoke {
+            revoke_tx(&mut tx, rv, seq).await?;
+        }
         tx.commit().await.map_err(map_err)
+    }
+
+    async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        revoke_tx(&mut tx, r, seq).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn purge_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        // Nodes forget expired records by themselves: no sequence bump.
+        let done = sqlx::query("DELETE FROM revocations WHERE expires < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn rotate_secret(
@@ -675,6 +707,13 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
+        let revocations = sqlx::query(
+            "SELECT kind, subject, before, expires, seq FROM revocations WHERE seq > ? ORDER BY seq",
+        )
+        .bind(since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > ?")
             .bind(since)
             .fetch_one(&mut *tx)
@@ -687,6 +726,10 @@ impl Store for SqliteStore {
             apps: apps.iter().map(app_row).collect::<Result<_, _>>()?,
             secrets: secrets.iter().map(secret_row).collect::<Result<_, _>>()?,
             keys_changed: keys > 0,
+            revocations: revocations
+                .iter()
+                .map(revocation_row)
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -747,6 +790,62 @@ async fn insert_secret_tx(
     .await
     .map_err(map_err)?;
     Ok(())
+}
+
+/// Records a revocation, or extends an existing one for the same subject.
+async fn revoke_tx(
+    tx: &mut Transaction<'static, Sqlite>,
+    r: &Revocation,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO revocations (kind, subject, before, expires, seq) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (kind, subject) DO UPDATE SET
+             before = MAX(before, excluded.before),
+             expires = MAX(expires, excluded.expires),
+             seq = excluded.seq",
+    )
+    .bind(kind_str(r.kind))
+    .bind(&r.id)
+    .bind(r.before)
+    .bind(r.expires)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
+}
+
+fn kind_str(k: RevocationKind) -> &'static str {
+    match k {
+        RevocationKind::Jti => "jti",
+        RevocationKind::Secret => "secret",
+        RevocationKind::Application => "application",
+        RevocationKind::Tenant => "tenant",
+    }
+}
+
+fn revocation_row(r: &SqliteRow) -> Result<(i64, Revocation), StoreError> {
+    let kind = match get::<String>(r, "kind")?.as_str() {
+        "jti" => RevocationKind::Jti,
+        "secret" => RevocationKind::Secret,
+        "application" => RevocationKind::Application,
+        "tenant" => RevocationKind::Tenant,
+        other => {
+            return Err(StoreError::Other(format!(
+                "corrupt revocation kind {other:?}"
+            )));
+        }
+    };
+    Ok((
+        get(r, "seq")?,
+        Revocation {
+            kind,
+            id: get(r, "subject")?,
+            before: get(r, "before")?,
+            expires: get(r, "expires")?,
+        },
+    ))
 }
 
 fn micros(t: OffsetDateTime) -> i64 {

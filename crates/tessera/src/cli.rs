@@ -349,7 +349,10 @@ async fn admin(ctx: &Settings) -> Result<Admin> {
         Arc::new(ctx.file.catalog()?),
         Arc::new(SystemClock),
         SecretPolicy::default(),
-    ))
+    )
+    .with_max_token_ttl(Duration::seconds(i64::from(
+        ctx.file.keys.max_token_ttl_seconds,
+    ))))
 }
 
 /// Appends the audit record of a CLI change (actor "cli"), synchronously: the process may exit

@@ -4,7 +4,7 @@ use crate::cli::{ServeArgs, Settings, created_secret_json, open_store, redact_ur
 use anyhow::{Context, Result, anyhow};
 use serde_json::json;
 use std::sync::Arc;
-use tessera_core::admin::{Admin, NewTenant, SecretPolicy};
+use tessera_core::admin::{Admin, NewTenant};
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::ids::ClientId;
 use tessera_server::{AppState, NodeConfig};
@@ -70,14 +70,7 @@ pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
 
     let mut line = json!({"listening": bound.to_string(), "issuer": issuer});
     if args.demo {
-        let admin = Admin::new(
-            store,
-            master.pepper(),
-            catalog,
-            clock,
-            SecretPolicy::default(),
-        );
-        line["demo"] = demo(&admin, &issuer).await?;
+        line["demo"] = demo(&state.admin, &issuer).await?;
         // Make the demo client usable at once rather than at the next poll.
         state
             .directory

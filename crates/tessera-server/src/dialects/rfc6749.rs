@@ -36,6 +36,8 @@ pub enum ErrorCode {
     InvalidScope,
     /// RFC 8707 §2: the resource parameter is not an absolute URI.
     InvalidTarget,
+    /// RFC 7009 §2.2.1: the server cannot revoke this type of token.
+    UnsupportedTokenType,
     /// The server failed.
     ServerError,
     /// The server cannot issue right now.
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -92,6 +95,15 @@ impl OAuthError {
             status: StatusCode::UNAUTHORIZED,
             challenge,
             ..OAuthError::bad(ErrorCode::InvalidClient, description)
+        }
+    }
+
+    /// A 500 whose cause goes to the log only.
+    pub fn internal(cause: String) -> Self {
+        OAuthError {
+            cause: Some(cause),
+            ..OAuthError::bad(ErrorCode::ServerError, "internal error")
+                .with_status(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 
@@ -259,13 +271,13 @@ impl ClientCredentialsRequest {
     }
 }
 
-/// Parses an RFC 6749 §4.4 token request. `repeatable` names parameters that may repeat.
-pub async fn parse_client_credentials(
-    peer: Peer,
+/// Reads a form request body: media type, size limit, strict form (RFC 6749 §3.1).
+/// `repeatable` names parameters that may repeat.
+pub async fn read_form(
     headers: &HeaderMap,
     body: Body,
     repeatable: &[&str],
-) -> Result<ClientCredentialsRequest, OAuthError> {
+) -> Result<Form, OAuthError> {
     if !has_media_type(headers, "application/x-www-form-urlencoded") {
         return Err(OAuthError::bad(
             ErrorCode::InvalidRequest,
@@ -276,24 +288,16 @@ pub async fn parse_client_credentials(
     let body = read_body(headers, body)
         .await
         .map_err(OAuthError::from_body)?;
-    let form = Form::parse(&body, repeatable).map_err(OAuthError::from_form)?;
+    Form::parse(&body, repeatable).map_err(OAuthError::from_form)
+}
 
-    match form.get("grant_type") {
-        None => {
-            return Err(OAuthError::bad(
-                ErrorCode::InvalidRequest,
-                "the grant_type parameter is missing",
-            ));
-        }
-        Some("client_credentials") => {}
-        Some(_) => {
-            return Err(OAuthError::bad(
-                ErrorCode::UnsupportedGrantType,
-                "only the client_credentials grant is supported",
-            ));
-        }
-    }
-
+/// Client authentication (RFC 6749 §2.3.1): HTTP Basic or `client_id` and `client_secret` in
+/// the form, never both.
+pub fn authenticate_client(
+    peer: Peer,
+    headers: &HeaderMap,
+    form: Form,
+) -> Result<ClientCredentialsRequest, OAuthError> {
     // §2.3: "The client MUST NOT use more than one authentication method in each request."
     let (client_id, secret, basic) = match basic_credentials(headers) {
         AuthorizationHeader::Basic(c) => {
@@ -346,6 +350,32 @@ pub async fn parse_client_credentials(
         form,
         peer,
     })
+}
+
+/// Parses an RFC 6749 §4.4 token request. `repeatable` names parameters that may repeat.
+pub async fn parse_client_credentials(
+    peer: Peer,
+    headers: &HeaderMap,
+    body: Body,
+    repeatable: &[&str],
+) -> Result<ClientCredentialsRequest, OAuthError> {
+    let form = read_form(headers, body, repeatable).await?;
+    match form.get("grant_type") {
+        None => {
+            return Err(OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the grant_type parameter is missing",
+            ));
+        }
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError::bad(
+                ErrorCode::UnsupportedGrantType,
+                "only the client_credentials grant is supported",
+            ));
+        }
+    }
+    authenticate_client(peer, headers, form)
 }
 
 /// A 200 JSON answer with `Cache-Control: no-store`, as every token response must have

@@ -12,5 +12,6 @@ mod dialects;
 mod harness;
 mod jwt;
 mod manage;
+mod oauth;
 mod robustness;
 mod token;

@@ -1,0 +1,204 @@
+//! Validation and revocation for the payment APIs behind tessera: RFC 7662 introspection,
+//! RFC 7009 revocation, and the revocation feed that lets a resource server learn of a
+//! revocation within a second without introspecting every request.
+//!
+//! All three authenticate the client as the token endpoint does. A client may introspect and
+//! revoke its own tokens; a client whose role holds `introspect` (the `resource-server` role)
+//! may introspect every token of its tenant and its child tenants, and read the feed.
+
+use crate::dialects::rfc6749::{ErrorCode, OAuthError, authenticate_client, no_store, read_form};
+use crate::form::{AuthorizationHeader, Form, Peer, basic_credentials};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use std::time::Duration;
+use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::issue::{AuthenticatedClient, INTROSPECT_SCOPE};
+use tessera_core::proto::RevocationFeed;
+
+/// Authenticates the calling client from a form request.
+fn client(
+    state: &AppState,
+    peer: Peer,
+    headers: &HeaderMap,
+    form: Form,
+) -> Result<(AuthenticatedClient, Form), OAuthError> {
+    let req = authenticate_client(peer, headers, form)?;
+    let client = state
+        .issuer
+        .authenticate(req.credentials(), state.clock.now())
+        .map_err(|e| OAuthError::from_token(e, req.basic))?;
+    Ok((client, req.form))
+}
+
+/// `POST /oauth2/introspect` (RFC 7662).
+pub async fn introspect(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let form = read_form(&headers, body, &[]).await?;
+        let (caller, form) = client(&state, peer, &headers, form)?;
+        let token = form.get("token").ok_or_else(|| {
+            OAuthError::bad(ErrorCode::InvalidRequest, "the token parameter is missing")
+        })?;
+        Ok::<_, OAuthError>(state.issuer.introspect(&caller, token, state.clock.now()))
+    }
+    .await;
+    match result {
+        Ok(answer) => {
+            let mut res = Json(answer).into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): the client's own token, by its jti, until it expires. An
+/// invalid token, or one of another client, is answered 200 as §2.2 requires.
+pub async fn revoke(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let form = read_form(&headers, body, &[]).await?;
+        let (caller, form) = client(&state, peer, &headers, form)?;
+        let token = form.get("token").ok_or_else(|| {
+            OAuthError::bad(ErrorCode::InvalidRequest, "the token parameter is missing")
+        })?;
+        if let Some(hint) = form.get("token_type_hint")
+            && hint != "access_token"
+        {
+            // §2.2.1: only access tokens exist here; refresh tokens are never issued.
+            return Err(OAuthError::bad(
+                ErrorCode::UnsupportedTokenType,
+                "only access tokens can be revoked",
+            ));
+        }
+        let now = state.clock.now();
+        // The signature must hold (so nobody fills the list with forged jti's); expiry does not
+        // matter: revoking an expired token is a no-op that still answers 200.
+        if let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now)
+            && claims.client_id == caller.client_id.to_string()
+        {
+            let done = state.admin.revoke_token(&claims.jti, claims.exp).await;
+            state.audit.record(AuditEvent {
+                at: now,
+                actor: caller.client_id.to_string(),
+                tenant_id: Some(caller.tenant_id),
+                action: "token.revoke".into(),
+                target: Some(claims.jti.clone()),
+                outcome: if done.is_ok() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                source: peer.0.map(|ip| ip.to_string()),
+            });
+            done.map_err(|e| OAuthError::internal(e.to_string()))?;
+            // This node honours it at once; the others within a poll.
+            crate::background::refresh(&state).await;
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let mut res = StatusCode::OK.into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Query of the revocation feed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    /// The cursor of the previous answer; 0 (default) for every live record.
+    #[serde(default)]
+    pub since: i64,
+    /// Long-poll: wait up to this many seconds (at most 30) for a record after `since`.
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// `GET /oauth2/revocations?since=CURSOR&wait=SECONDS`, for clients holding `introspect`,
+/// authenticated with HTTP Basic.
+pub async fn revocations(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    q: Result<Query<FeedQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let Query(q) = q.map_err(|e| OAuthError::bad(ErrorCode::InvalidRequest, e.body_text()))?;
+        let (id, secret) = match basic_credentials(&headers) {
+            AuthorizationHeader::Basic(c) => (c.id, c.secret),
+            _ => {
+                return Err(OAuthError::invalid_client(
+                    "the revocation feed needs HTTP Basic client authentication",
+                    true,
+                ));
+            }
+        };
+        let client_id = id
+            .parse()
+            .map_err(|_| OAuthError::invalid_client("client authentication failed", true))?;
+        let caller = state
+            .issuer
+            .authenticate(
+                tessera_core::issue::Credentials {
+                    client_id,
+                    secret: &secret,
+                    source: peer.0,
+                },
+                state.clock.now(),
+            )
+            .map_err(|e| OAuthError::from_token(e, true))?;
+        if !caller.role_scopes.contains(INTROSPECT_SCOPE) {
+            return Err(OAuthError::bad(
+                ErrorCode::UnauthorizedClient,
+                "the revocation feed needs the introspect scope",
+            )
+            .with_status(StatusCode::FORBIDDEN));
+        }
+        let mut signal = state.revocation_signal.subscribe();
+        let feed = |st: &AppState| {
+            let (cursor, revocations) = st
+                .directory
+                .revocations_since(q.since, st.clock.now().unix_timestamp());
+            RevocationFeed {
+                cursor,
+                revocations,
+            }
+        };
+        let mut answer = feed(&state);
+        if answer.revocations.is_empty() && q.wait > 0 {
+            let wait = Duration::from_secs(q.wait.min(30));
+            let _ = tokio::time::timeout(wait, signal.changed()).await;
+            answer = feed(&state);
+        }
+        Ok(answer)
+    }
+    .await;
+    match result {
+        Ok(feed) => {
+            let mut res = Json(feed).into_response();
+            no_store(res.headers_mut());
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
