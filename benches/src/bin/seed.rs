@@ -44,12 +44,9 @@ async fn main() -> Result<()> {
             })
             .await
             .map_err(|e| anyhow!("{e}"))?;
+        // A role with three scopes, so that the token carries about what the ceiling's does.
         let app = admin
-            .create_app(
-                t.id,
-                &format!("bench app {i}"),
-                "integrated-gateway-standard",
-            )
+            .create_app(t.id, &format!("bench app {i}"), "merchant")
             .await
             .map_err(|e| anyhow!("{e}"))?;
         let s = admin

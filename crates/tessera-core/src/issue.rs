@@ -12,6 +12,8 @@ use crate::model::{AppStatus, Tenant, TenantStatus};
 use crate::role::RoleCatalog;
 use crate::secret::Pepper;
 use crate::usage::UsageRecorder;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt;
 use std::sync::Arc;
 use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ScopeSet};
@@ -288,7 +290,9 @@ impl Issuer {
             exp: iat + ttl.whole_seconds(),
             iat,
             nbf: iat,
-            jti: uuid::Uuid::new_v4().to_string(),
+            // 128 random bits in 22 base64url characters: as unique as a UUID, 14 bytes shorter
+            // in every token.
+            jti: URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
             scope: business_application_id
                 .clone()
                 .unwrap_or_else(|| scope.to_string()),
