@@ -415,51 +415,28 @@ impl KeySet {
         now: OffsetDateTime,
         leeway: Duration,
     ) -> Result<AccessTokenClaims, VerifyError> {
-        if token.len() > 8192 {
-            return Err(VerifyError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(sig), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(VerifyError::Malformed);
-        };
-        let header: JoseHeader = URL_SAFE_NO_PAD
-            .decode(h)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(VerifyError::Malformed)?;
-        if header.typ != ACCESS_TOKEN_TYP {
-            return Err(VerifyError::Malformed);
-        }
-        let sig = URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|_| VerifyError::Malformed)?;
+        let parsed = tessera_proto::jws::parse(token).ok_or(VerifyError::Malformed)?;
         let key = self
             .keys
             .iter()
-            .find(|k| k.kid == header.kid && k.alg == header.alg)
+            .find(|k| k.kid == parsed.header.kid && k.alg == parsed.header.alg)
             .ok_or(VerifyError::BadSignature)?;
-        let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
-        if !key.verify_signature(signed, &sig) {
+        if !key.verify_signature(parsed.signing_input, &parsed.signature) {
             return Err(VerifyError::BadSignature);
         }
-        let claims: AccessTokenClaims = URL_SAFE_NO_PAD
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(VerifyError::Malformed)?;
-        if claims.iss != issuer {
-            return Err(VerifyError::BadSignature);
-        }
-        let t = now.unix_timestamp();
-        let leeway = leeway.whole_seconds();
-        if claims.exp + leeway <= t {
-            return Err(VerifyError::Expired);
-        }
-        if claims.nbf - leeway > t {
-            return Err(VerifyError::Expired);
-        }
+        use tessera_proto::jws::ClaimsError as C;
+        let claims = tessera_proto::jws::check_claims(
+            &parsed.payload,
+            issuer,
+            None,
+            now.unix_timestamp(),
+            leeway.whole_seconds(),
+        )
+        .map_err(|e| match e {
+            C::Malformed => VerifyError::Malformed,
+            C::WrongIssuer | C::WrongAudience => VerifyError::BadSignature,
+            C::Expired | C::NotYetValid => VerifyError::Expired,
+        })?;
         Ok(claims)
     }
 }

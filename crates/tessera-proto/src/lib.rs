@@ -472,3 +472,95 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tenant_id: Option<String>,
 }
+
+/// Compact JWS parsing and claim checks shared by the issuer (which reads its own tokens back)
+/// and the resource-server guard. Signature verification is the caller's: it owns the keys.
+pub mod jws {
+    use super::{ACCESS_TOKEN_TYP, AccessTokenClaims, JoseHeader};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The longest token accepted: tessera's are under 1 KiB.
+    pub const MAX_TOKEN_BYTES: usize = 8192;
+
+    /// A compact JWS split into its parts.
+    #[derive(Debug)]
+    pub struct Parsed<'a> {
+        /// The header: `alg` is on the allow-list (serde refuses anything else) and `typ` is
+        /// `at+jwt`.
+        pub header: JoseHeader,
+        /// What the signature covers: `header.payload`.
+        pub signing_input: &'a [u8],
+        /// The signature bytes.
+        pub signature: Vec<u8>,
+        /// The payload, base64url-decoded.
+        pub payload: Vec<u8>,
+    }
+
+    /// Splits and decodes a token; `None` when it is not a compact JWS of an access token with an
+    /// allow-listed algorithm (which rules out `none` and HMAC).
+    pub fn parse(token: &str) -> Option<Parsed<'_>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let header: JoseHeader = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+        if header.typ != ACCESS_TOKEN_TYP {
+            return None;
+        }
+        Some(Parsed {
+            header,
+            signing_input: &token.as_bytes()[..h.len() + 1 + p.len()],
+            signature: URL_SAFE_NO_PAD.decode(sig).ok()?,
+            payload: URL_SAFE_NO_PAD.decode(p).ok()?,
+        })
+    }
+
+    /// Why verified claims are still not acceptable.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ClaimsError {
+        /// The payload is not a tessera access token's claims.
+        Malformed,
+        /// `iss` is not the expected issuer.
+        WrongIssuer,
+        /// `aud` names none of the accepted audiences.
+        WrongAudience,
+        /// `exp` has passed.
+        Expired,
+        /// `nbf` is still ahead.
+        NotYetValid,
+    }
+
+    /// Decodes the payload and checks `iss` (exactly), `aud` (one of `audiences`, when given),
+    /// `exp` and `nbf` against `now` with `leeway` seconds.
+    pub fn check_claims(
+        payload: &[u8],
+        issuer: &str,
+        audiences: Option<&[String]>,
+        now: i64,
+        leeway: i64,
+    ) -> Result<AccessTokenClaims, ClaimsError> {
+        let claims: AccessTokenClaims =
+            serde_json::from_slice(payload).map_err(|_| ClaimsError::Malformed)?;
+        if claims.iss != issuer {
+            return Err(ClaimsError::WrongIssuer);
+        }
+        if let Some(auds) = audiences
+            && !auds.iter().any(|a| claims.aud.contains(a))
+        {
+            return Err(ClaimsError::WrongAudience);
+        }
+        if claims.exp + leeway <= now {
+            return Err(ClaimsError::Expired);
+        }
+        if claims.nbf - leeway > now {
+            return Err(ClaimsError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}

@@ -9,6 +9,7 @@
 
 mod cli;
 mod dialects;
+mod guard;
 mod harness;
 mod jwt;
 mod manage;
