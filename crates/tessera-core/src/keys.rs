@@ -87,8 +87,8 @@ pub struct SigningKey {
     alg: Algorithm,
     activates_at: OffsetDateTime,
     signer: Signer,
-    /// The public key in the form aws-lc-rs verifies with (SEC1 point, raw Ed25519, PKCS#1 DER).
-    public: Vec<u8>,
+    /// The public key, parsed once for verification.
+    public: aws_lc_rs::signature::ParsedPublicKey,
     header_b64: String,
     jwk: Jwk,
     rng: SystemRandom,
@@ -215,6 +215,18 @@ impl SigningKey {
                 (Signer::Rs256(k), jwk, public)
             }
         };
+        let public = {
+            use aws_lc_rs::signature::{
+                ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
+                VerificationAlgorithm,
+            };
+            let va: &'static dyn VerificationAlgorithm = match alg {
+                Algorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
+                Algorithm::EdDsa => &ED25519,
+                Algorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
+            };
+            ParsedPublicKey::new(va, &public).map_err(|_| bad())?
+        };
         let header = JoseHeader {
             alg,
             typ: ACCESS_TOKEN_TYP.into(),
@@ -235,18 +247,7 @@ impl SigningKey {
 
     /// Checks a signature made by this key.
     fn verify_signature(&self, msg: &[u8], sig: &[u8]) -> bool {
-        use aws_lc_rs::signature::{
-            ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
-            VerificationAlgorithm,
-        };
-        let alg: &'static dyn VerificationAlgorithm = match self.alg {
-            Algorithm::Es256 => &ECDSA_P256_SHA256_FIXED,
-            Algorithm::EdDsa => &ED25519,
-            Algorithm::Rs256 => &RSA_PKCS1_2048_8192_SHA256,
-        };
-        UnparsedPublicKey::new(alg, &self.public)
-            .verify(msg, sig)
-            .is_ok()
+        self.public.verify_sig(msg, sig).is_ok()
     }
 
     /// The key id.

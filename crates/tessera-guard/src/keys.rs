@@ -3,51 +3,78 @@
 //! key can never be used as an HMAC secret ("alg confusion"), and `none` cannot be expressed.
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
-    UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 use tessera_proto::{Algorithm, Jwk, Jwks};
 
-/// One public key, ready to verify.
-#[derive(Debug, Clone)]
-pub enum VerifyingKey {
-    /// P-256: the uncompressed SEC1 point.
-    Es256(Vec<u8>),
-    /// Ed25519: the 32-byte public key.
-    EdDsa(Vec<u8>),
-    /// RSA: modulus and exponent.
-    Rs256 {
-        /// Modulus.
-        n: Vec<u8>,
-        /// Public exponent.
-        e: Vec<u8>,
-    },
+/// One public key, parsed once: verifying never re-parses it.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    alg: Algorithm,
+    key: ParsedPublicKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+/// DER `INTEGER` of an unsigned big-endian number.
+fn der_uint(v: &[u8], out: &mut Vec<u8>) {
+    let v = match v.iter().position(|&b| b != 0) {
+        Some(i) => &v[i..],
+        None => &[0u8][..],
+    };
+    let pad = v[0] & 0x80 != 0;
+    out.push(0x02);
+    der_len(v.len() + usize::from(pad), out);
+    if pad {
+        out.push(0);
+    }
+    out.extend_from_slice(v);
+}
+
+fn der_len(n: usize, out: &mut Vec<u8>) {
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+/// The PKCS#1 `RSAPublicKey` DER of a JWK's `n` and `e`. Written by hand: it is two integers in
+/// a sequence, and aws-lc-rs takes exactly this form.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    der_uint(n, &mut body);
+    der_uint(e, &mut body);
+    let mut out = vec![0x30];
+    der_len(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
 }
 
 impl VerifyingKey {
     /// The algorithm this key verifies.
     pub fn alg(&self) -> Algorithm {
-        match self {
-            VerifyingKey::Es256(_) => Algorithm::Es256,
-            VerifyingKey::EdDsa(_) => Algorithm::EdDsa,
-            VerifyingKey::Rs256 { .. } => Algorithm::Rs256,
-        }
+        self.alg
     }
 
     /// Checks `sig` over `msg`.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        match self {
-            VerifyingKey::Es256(p) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p)
-                .verify(msg, sig)
-                .is_ok(),
-            VerifyingKey::EdDsa(p) => UnparsedPublicKey::new(&ED25519, p).verify(msg, sig).is_ok(),
-            VerifyingKey::Rs256 { n, e } => RsaPublicKeyComponents { n, e }
-                .verify(&RSA_PKCS1_2048_8192_SHA256, msg, sig)
-                .is_ok(),
-        }
+        self.key.verify_sig(msg, sig).is_ok()
     }
 
     /// Parses a JWK. Keys that are not for signatures, have a type that does not match their
@@ -57,7 +84,7 @@ impl VerifyingKey {
             return None;
         }
         let b = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-        match (jwk.alg, jwk.kty.as_str(), jwk.crv.as_deref()) {
+        let key = match (jwk.alg, jwk.kty.as_str(), jwk.crv.as_deref()) {
             (Algorithm::Es256, "EC", Some("P-256")) => {
                 let (x, y) = (b(&jwk.x)?, b(&jwk.y)?);
                 if x.len() != 32 || y.len() != 32 {
@@ -67,18 +94,26 @@ impl VerifyingKey {
                 p.push(4);
                 p.extend_from_slice(&x);
                 p.extend_from_slice(&y);
-                Some(VerifyingKey::Es256(p))
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, p).ok()?
             }
             (Algorithm::EdDsa, "OKP", Some("Ed25519")) => {
                 let x = b(&jwk.x)?;
-                (x.len() == 32).then_some(VerifyingKey::EdDsa(x))
+                if x.len() != 32 {
+                    return None;
+                }
+                ParsedPublicKey::new(&ED25519, x).ok()?
             }
             (Algorithm::Rs256, "RSA", _) => {
                 let (n, e) = (b(&jwk.n)?, b(&jwk.e)?);
-                (n.len() >= 256).then_some(VerifyingKey::Rs256 { n, e })
+                if n.len() < 256 {
+                    return None;
+                }
+                ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key_der(&n, &e))
+                    .ok()?
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        Some(VerifyingKey { alg: jwk.alg, key })
     }
 }
 

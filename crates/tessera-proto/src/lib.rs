@@ -377,54 +377,58 @@ pub struct RevocationFeed {
 /// The revocations a verifier knows, and the rule that applies them to a token.
 #[derive(Debug, Clone, Default)]
 pub struct RevocationList {
+    /// jti → expiry.
     jti: std::collections::HashMap<String, i64>,
-    subjects: std::collections::HashMap<(RevocationKind, String), (i64, i64)>,
+    /// Per kind (secret, application, tenant): id → (before, expiry). Separate maps, so that a
+    /// lookup borrows the claim's `&str` instead of building a key.
+    secrets: std::collections::HashMap<String, (i64, i64)>,
+    applications: std::collections::HashMap<String, (i64, i64)>,
+    tenants: std::collections::HashMap<String, (i64, i64)>,
 }
 
 impl RevocationList {
     /// Adds records (a later `before` for the same subject wins).
     pub fn apply<'a>(&mut self, records: impl IntoIterator<Item = &'a Revocation>) {
         for r in records {
-            match r.kind {
+            let map = match r.kind {
                 RevocationKind::Jti => {
-                    self.jti.insert(r.id.clone(), r.expires);
+                    let e = self.jti.entry(r.id.clone()).or_insert(r.expires);
+                    *e = (*e).max(r.expires);
+                    continue;
                 }
-                kind => {
-                    let slot = self
-                        .subjects
-                        .entry((kind, r.id.clone()))
-                        .or_insert((r.before, r.expires));
-                    slot.0 = slot.0.max(r.before);
-                    slot.1 = slot.1.max(r.expires);
-                }
-            }
+                RevocationKind::Secret => &mut self.secrets,
+                RevocationKind::Application => &mut self.applications,
+                RevocationKind::Tenant => &mut self.tenants,
+            };
+            let slot = map.entry(r.id.clone()).or_insert((r.before, r.expires));
+            slot.0 = slot.0.max(r.before);
+            slot.1 = slot.1.max(r.expires);
         }
     }
 
     /// Drops records that cover no live token at `now` (epoch seconds).
     pub fn purge(&mut self, now: i64) {
         self.jti.retain(|_, exp| *exp >= now);
-        self.subjects.retain(|_, (_, exp)| *exp >= now);
+        for map in [&mut self.secrets, &mut self.applications, &mut self.tenants] {
+            map.retain(|_, (_, exp)| *exp >= now);
+        }
     }
 
     /// Whether `claims` are revoked.
     pub fn is_revoked(&self, claims: &AccessTokenClaims) -> bool {
-        if self.jti.contains_key(&claims.jti) {
-            return true;
-        }
-        let covered = |kind: RevocationKind, id: &str| {
-            self.subjects
-                .get(&(kind, id.to_owned()))
-                .is_some_and(|(before, _)| claims.iat <= *before)
+        // Most of the time every map is empty: skip hashing then.
+        let covered = |map: &std::collections::HashMap<String, (i64, i64)>, id: &str| {
+            !map.is_empty() && map.get(id).is_some_and(|(before, _)| claims.iat <= *before)
         };
-        covered(RevocationKind::Secret, &claims.secret_id)
-            || covered(RevocationKind::Application, &claims.client_id)
-            || covered(RevocationKind::Tenant, &claims.tenant_id)
+        (!self.jti.is_empty() && self.jti.contains_key(&claims.jti))
+            || covered(&self.secrets, &claims.secret_id)
+            || covered(&self.applications, &claims.client_id)
+            || covered(&self.tenants, &claims.tenant_id)
     }
 
     /// How many records are held.
     pub fn len(&self) -> usize {
-        self.jti.len() + self.subjects.len()
+        self.jti.len() + self.secrets.len() + self.applications.len() + self.tenants.len()
     }
 
     /// Whether no record is held.
