@@ -81,3 +81,24 @@ fn one_secret_on_every_dialect_and_every_failure_in_each_shape() {
     env.cli(&["tenant", "disable", &e.tenant_id]);
     expect_failures(&srv, &e, 403);
 }
+
+#[test]
+fn dialects_can_be_switched_off_or_moved_under_a_prefix() {
+    let env = Env::with_config(
+        "[dialects.basiq]\nenabled = false\n[dialects.paysecurez]\nprefix = \"/psz\"\ntoken_ttl_seconds = 60\n",
+    );
+    let c = env.client("merchant");
+    let srv = env.serve();
+    let auth = basic(&c.client_id, &c.secret);
+    let r = srv.post("/token", "application/x-www-form-urlencoded", b"scope=SERVER_ACCESS".to_vec(), &[("authorization", &auth), ("basiq-version", "3.0")]);
+    assert_eq!(r.status, 404, "basiq is off");
+    let body = format!(r#"{{"client_id":"{}","client_secret":"{}"}}"#, c.client_id, c.secret);
+    assert_eq!(srv.post("/api/token", "application/json", body.clone().into_bytes(), &[]).status, 404);
+    let r = srv.post("/psz/api/token", "application/json", body.into_bytes(), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["expires_in"], 60);
+    // A lifetime beyond the key publication window is refused at start.
+    let bad = Env::with_config("[dialects.banked]\ntoken_ttl_seconds = 100000\n");
+    let (ok, _, err) = bad.try_cli(&["validate-config"]);
+    assert!(!ok && err.contains("max_token_ttl_seconds"), "{err}");
+}
