@@ -90,10 +90,27 @@ fn dialects_can_be_switched_off_or_moved_under_a_prefix() {
     let c = env.client("merchant");
     let srv = env.serve();
     let auth = basic(&c.client_id, &c.secret);
-    let r = srv.post("/token", "application/x-www-form-urlencoded", b"scope=SERVER_ACCESS".to_vec(), &[("authorization", &auth), ("basiq-version", "3.0")]);
+    let r = srv.post(
+        "/token",
+        "application/x-www-form-urlencoded",
+        b"scope=SERVER_ACCESS".to_vec(),
+        &[("authorization", &auth), ("basiq-version", "3.0")],
+    );
     assert_eq!(r.status, 404, "basiq is off");
-    let body = format!(r#"{{"client_id":"{}","client_secret":"{}"}}"#, c.client_id, c.secret);
-    assert_eq!(srv.post("/api/token", "application/json", body.clone().into_bytes(), &[]).status, 404);
+    let body = format!(
+        r#"{{"client_id":"{}","client_secret":"{}"}}"#,
+        c.client_id, c.secret
+    );
+    assert_eq!(
+        srv.post(
+            "/api/token",
+            "application/json",
+            body.clone().into_bytes(),
+            &[]
+        )
+        .status,
+        404
+    );
     let r = srv.post("/psz/api/token", "application/json", body.into_bytes(), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["expires_in"], 60);
