@@ -108,6 +108,22 @@ impl Keyring {
         Ok(record)
     }
 
+    /// Scheduled rotation: like [`Keyring::rotate`], but adds nothing when a key of `alg` is
+    /// already waiting to activate (another node got there first). Returns the key it added.
+    pub async fn rotate_unless_pending(
+        cipher: &KeyCipher,
+        store: &dyn Store,
+        alg: Algorithm,
+        now: OffsetDateTime,
+        delay: Duration,
+    ) -> Result<Option<KeyRecord>, CoreError> {
+        let (_, record) = SigningKey::generate(alg, cipher, now, now + delay)?;
+        Ok(store
+            .insert_key_unless_pending(&record, now)
+            .await?
+            .then_some(record))
+    }
+
     /// The cipher that seals this ring's keys.
     pub fn cipher(&self) -> &KeyCipher {
         &self.cipher

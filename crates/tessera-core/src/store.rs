@@ -142,6 +142,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a signing key unconditionally (rotation).
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError>;
+    /// Inserts a signing key only if no key of its algorithm is still waiting to activate at
+    /// `now`; returns whether it did. Scheduled rotation uses it, so that two nodes rotating at
+    /// the same moment add one key, not two.
+    async fn insert_key_unless_pending(
+        &self,
+        k: &KeyRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Inserts a signing key only if no key of its algorithm exists; returns whether it did.
     async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError>;
     /// Every signing key.

@@ -369,6 +369,28 @@ async fn keys_first_start_is_idempotent(store: Arc<dyn Store>) {
             .map(|k| k.kid().to_owned()),
         Some(rec.kid.clone())
     );
+    // Scheduled rotation adds nothing while a key is pending, so racing nodes add one.
+    let again = Keyring::rotate_unless_pending(
+        ring.cipher(),
+        store.as_ref(),
+        Algorithm::Es256,
+        now,
+        Duration::hours(1),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(again.is_none());
+    let later = now + Duration::hours(2);
+    let next = Keyring::rotate_unless_pending(
+        ring.cipher(),
+        store.as_ref(),
+        Algorithm::Es256,
+        later,
+        Duration::hours(1),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(next.is_some());
     // The wrong master key cannot open the keys.
     let wrong = Keyring::new(
         MasterKey::parse(&"cd".repeat(32))

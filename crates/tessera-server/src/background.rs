@@ -93,7 +93,7 @@ async fn auto_rotate(state: &AppState) {
         if !due {
             continue;
         }
-        match Keyring::rotate(
+        match Keyring::rotate_unless_pending(
             state.keyring.cipher(),
             state.store.as_ref(),
             alg,
@@ -102,9 +102,10 @@ async fn auto_rotate(state: &AppState) {
         )
         .await
         {
-            Ok(k) => {
+            Ok(Some(k)) => {
                 tracing::info!(kid = %k.kid, activates_at = %k.activates_at, "scheduled key rotation")
             }
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
         }
     }

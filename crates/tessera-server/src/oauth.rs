@@ -105,7 +105,16 @@ pub async fn revoke(
                 },
                 source: peer.0.map(|ip| ip.to_string()),
             });
-            done.map_err(|e| OAuthError::internal(e.to_string()))?;
+            done.map_err(|e| match e {
+                tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
+                    OAuthError::bad(
+                        ErrorCode::TemporarilyUnavailable,
+                        "the database is unavailable; try again shortly",
+                    )
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                }
+                other => OAuthError::internal(other.to_string()),
+            })?;
             // This node honours it at once; the others within a poll.
             crate::background::refresh(&state).await;
         }

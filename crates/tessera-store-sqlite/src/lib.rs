@@ -646,6 +646,28 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
+    async fn insert_key_unless_pending(
+        &self,
+        k: &KeyRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signing_keys WHERE alg = ? AND activates_at > ?",
+        )
+        .bind(k.alg.as_str())
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if pending > 0 {
+            return Ok(false);
+        }
+        insert_key_tx(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
     async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
         let (mut tx, seq) = begin_write(&self.pool).await?;
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE alg = ?")

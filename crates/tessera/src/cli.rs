@@ -25,7 +25,8 @@ use time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about)]
 pub struct Cli {
-    /// Database URL (sqlite://PATH). Default: SQLite under ./tessera-data.
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB. Default: SQLite under
+    /// ./tessera-data.
     #[arg(long, global = true, env = "TESSERA_DATABASE_URL")]
     pub database: Option<String>,
     /// Config file (TOML).
@@ -331,9 +332,14 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
         }
         let s = SqliteStore::open(url).await.map_err(|e| anyhow!("{e}"))?;
         Ok(Arc::new(s))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = tessera_store_postgres::PostgresStore::open(url)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(Arc::new(s))
     } else {
         Err(anyhow!(
-            "unsupported database URL {:?}: use sqlite://PATH",
+            "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
             redact_url(url)
         ))
     }

@@ -15,7 +15,9 @@ pub fn resolve(database_url: &str, create: bool) -> Result<MasterKey> {
         return MasterKey::parse(&v).map_err(|e| anyhow::anyhow!("{ENV}: {e}"));
     }
     let Some(dir) = crate::config::data_dir(database_url) else {
-        bail!("{ENV} is not set; it is required for a non-SQLite database");
+        bail!(
+            "{ENV} is not set; it is required with a PostgreSQL database (every node needs the same key)"
+        );
     };
     let path = dir.join("master.key");
     match std::fs::read_to_string(&path) {

@@ -14,13 +14,27 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: Option<PathBuf>,
+    /// A PostgreSQL URL; SQLite in `dir` when `None`.
+    pub postgres: Option<String>,
 }
+
+/// The master key of PostgreSQL environments (every node of one deployment shares it).
+pub const PG_MASTER_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 impl Env {
     pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
             config: None,
+            postgres: None,
+        }
+    }
+
+    /// An environment on a fresh PostgreSQL database of `cluster`.
+    pub fn postgres(cluster: &tessera_testkit::PgCluster) -> Env {
+        Env {
+            postgres: Some(cluster.database()),
+            ..Env::new()
         }
     }
 
@@ -34,7 +48,10 @@ impl Env {
     }
 
     pub fn database(&self) -> String {
-        format!("sqlite://{}/tessera.db", self.dir.path().display())
+        match &self.postgres {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/tessera.db", self.dir.path().display()),
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -50,6 +67,9 @@ impl Env {
             .current_dir(self.dir.path());
         if let Some(cfg) = &self.config {
             c.env("TESSERA_CONFIG", cfg);
+        }
+        if self.postgres.is_some() {
+            c.env("TESSERA_MASTER_KEY", PG_MASTER_KEY);
         }
         c
     }

@@ -14,5 +14,16 @@ mod harness;
 mod jwt;
 mod manage;
 mod oauth;
+mod postgres;
 mod robustness;
 mod token;
+
+/// A copy of a client's credentials.
+pub fn manage_clone(c: &harness::Client) -> harness::Client {
+    harness::Client {
+        tenant_id: c.tenant_id.clone(),
+        client_id: c.client_id.clone(),
+        secret_id: c.secret_id.clone(),
+        secret: c.secret.clone(),
+    }
+}

@@ -1,0 +1,35 @@
+//! The shared store conformance suite, on a real PostgreSQL database per check.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "tests"
+)]
+
+use std::sync::Arc;
+use tessera_core::store::Store;
+use tessera_store_postgres::PostgresStore;
+use tessera_testkit::PgCluster;
+
+#[tokio::test]
+async fn postgres_passes_the_store_conformance_suite() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    tessera_core::testing::run_all(|| {
+        let url = pg.database();
+        async move { Arc::new(PostgresStore::open(&url).await.unwrap()) as Arc<dyn Store> }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_one_line_without_the_password() {
+    let err = PostgresStore::open("postgres://u:hunter2@127.0.0.1:1/db")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("postgres://u:***@127.0.0.1:1/db"), "{err}");
+    assert!(!err.contains("hunter2") && !err.contains('\n'), "{err}");
+}
