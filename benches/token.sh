@@ -3,6 +3,8 @@
 #
 # Usage: benches/token.sh LABEL
 # env: ALG (ES256 | EdDSA | RS256, default ES256), APPS (clients in the store, default 1000),
+#      DB (sqlite | postgres, default sqlite; postgres starts a throwaway cluster from the Debian
+#      binaries under /usr/lib/postgresql, as the test kit does),
 #      CONCS (default "32"), DURATION (default 15), WARMUP (default 3), WRK_THREADS (default 1),
 #      PORT (default 18081), OUTDIR (default target/bench)
 #
@@ -20,16 +22,29 @@ CONCS="${CONCS:-32}"; DURATION="${DURATION:-15}"; WARMUP="${WARMUP:-3}"
 WRK_THREADS="${WRK_THREADS:-1}"; PORT="${PORT:-18081}"; OUTDIR="${OUTDIR:-target/bench}"
 mkdir -p "$OUTDIR"
 cargo build --release --locked -q -p tessera -p tessera-bench
-DATA=$(mktemp -d); trap 'rm -rf "$DATA"' EXIT
+DATA=$(mktemp -d); chmod 755 "$DATA"
+PGBIN=""; PGRUN=()
+stop_pg() { [ -n "$PGBIN" ] && "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$DATA/pg" -m immediate stop > /dev/null 2>&1 || true; }
+trap 'stop_pg; rm -rf "$DATA"' EXIT
 export TESSERA_MASTER_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export TESSERA_DATABASE_URL="sqlite://$DATA/tessera.db"
+if [ "${DB:-sqlite}" = postgres ]; then
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  [ "$(id -u)" = 0 ] && { PGRUN=(runuser -u postgres --); mkdir -p "$DATA/pg" && chown postgres "$DATA/pg"; }
+  PGPORT=$((PORT + 1000))
+  "${PGRUN[@]}" "$PGBIN/initdb" -A trust -U tessera -D "$DATA/pg" --no-sync > /dev/null
+  "${PGRUN[@]}" "$PGBIN/pg_ctl" -D "$DATA/pg" -l "$DATA/pg/log" -w \
+    -o "-p $PGPORT -k $DATA/pg -c listen_addresses=127.0.0.1" start > /dev/null
+  "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U tessera tessera
+  export TESSERA_DATABASE_URL="postgres://tessera@127.0.0.1:$PGPORT/tessera"
+fi
 printf '[tokens]\nalgorithm = "%s"\n' "$ALG" > "$DATA/tessera.toml"
 export TESSERA_CONFIG="$DATA/tessera.toml"
 ./target/release/tessera-bench-seed "$TESSERA_DATABASE_URL" "$APPS" "$DATA/creds.txt"
 LOG="$OUTDIR/$LABEL.server.log"
 TESSERA_LOG=warn ./target/release/tessera serve --listen "127.0.0.1:$PORT" > "$OUTDIR/$LABEL.serve.json" 2> "$LOG" &
 SPID=$!
-trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$DATA"' EXIT
+trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; stop_pg; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
 # sanity: one request, decode the token
 curl -s -H "Authorization: $(head -1 "$DATA/creds.txt")" -d grant_type=client_credentials \

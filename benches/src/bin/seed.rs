@@ -11,6 +11,8 @@ use tessera_core::admin::{Admin, NewTenant, SecretPolicy, check_master_key};
 use tessera_core::clock::SystemClock;
 use tessera_core::master::MasterKey;
 use tessera_core::role::RoleCatalog;
+use tessera_core::store::Store;
+use tessera_store_postgres::PostgresStore;
 use tessera_store_sqlite::SqliteStore;
 
 #[tokio::main]
@@ -23,7 +25,11 @@ async fn main() -> Result<()> {
     let master =
         MasterKey::parse(&std::env::var("TESSERA_MASTER_KEY").context("TESSERA_MASTER_KEY")?)
             .map_err(|e| anyhow!("{e}"))?;
-    let store = Arc::new(SqliteStore::open(url).await.map_err(|e| anyhow!("{e}"))?);
+    let store: Arc<dyn Store> = if url.starts_with("postgres") {
+        Arc::new(PostgresStore::open(url).await.map_err(|e| anyhow!("{e}"))?)
+    } else {
+        Arc::new(SqliteStore::open(url).await.map_err(|e| anyhow!("{e}"))?)
+    };
     check_master_key(store.as_ref(), &master)
         .await
         .map_err(|e| anyhow!("{e}"))?;
