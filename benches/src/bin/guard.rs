@@ -41,7 +41,12 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?
         .key_cipher();
     println!("alg\traw_ns\tguard_ns\tguard_per_s\toverhead_pct");
+    // BENCH_ALG=RS256 (say) limits the run to one algorithm, for profiling.
+    let only = std::env::var("BENCH_ALG").ok();
     for alg in Algorithm::ALL {
+        if only.as_deref().is_some_and(|a| a != alg.as_str()) {
+            continue;
+        }
         let (key, _) = SigningKey::generate(alg, &cipher, now, now).map_err(|e| anyhow!("{e}"))?;
         let t = now.unix_timestamp();
         let claims = AccessTokenClaims {

@@ -46,28 +46,17 @@ struct BankedToken<'a> {
     created_at: i64,
 }
 
+fn partner_scope() -> ScopeSet {
+    Scope::parse(PARTNER_SCOPE).into_iter().collect()
+}
+
 async fn token(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    match token_inner(&state, peer, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-fn partner_scope() -> ScopeSet {
-    Scope::parse(PARTNER_SCOPE).into_iter().collect()
-}
-
-async fn token_inner(
-    state: &AppState,
-    peer: Peer,
-    headers: &HeaderMap,
-    body: Body,
 ) -> Result<Response, OAuthError> {
+    let (state, headers) = (&state, &headers);
     let req = parse_client_credentials(peer, headers, body, &[]).await?;
     let requested = req.form.get("scope").map(str::to_owned);
     let bound_to = match &requested {

@@ -142,18 +142,6 @@ struct BasiqToken<'a> {
     expires_in: i64,
 }
 
-async fn token(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match token_inner(&state, peer, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
 /// The body's parameters, from a form or a JSON object.
 #[derive(Default)]
 struct Params {
@@ -220,12 +208,13 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<Params, BasiqError> {
     ))
 }
 
-async fn token_inner(
-    state: &AppState,
+async fn token(
+    State(state): State<AppState>,
     peer: Peer,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, BasiqError> {
+    let (state, headers) = (&state, &headers);
     let d = &state.config.dialects;
     let version = headers
         .get("basiq-version")

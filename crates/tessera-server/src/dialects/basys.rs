@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use http::HeaderMap;
 use serde::Serialize;
@@ -48,19 +48,8 @@ async fn token(
     peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    match token_inner(&state, peer, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn token_inner(
-    state: &AppState,
-    peer: Peer,
-    headers: &HeaderMap,
-    body: Body,
 ) -> Result<Response, OAuthError> {
+    let (state, headers) = (&state, &headers);
     let req = parse_client_credentials(peer, headers, body, &[]).await?;
     let expected = format!("{}/.default", resource_uri(state));
     match req.form.get("scope") {

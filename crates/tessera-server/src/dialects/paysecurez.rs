@@ -84,18 +84,6 @@ struct PszToken<'a> {
     token_type: &'static str,
 }
 
-async fn token(
-    State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match token_inner(&state, peer, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
 fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a str, PszError> {
     match obj.get(name) {
         None | Some(Value::Null) => Err(PszError::bad(format!("{name} is required"))),
@@ -107,12 +95,13 @@ fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a 
     }
 }
 
-async fn token_inner(
-    state: &AppState,
+async fn token(
+    State(state): State<AppState>,
     peer: Peer,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, PszError> {
+    let (state, headers) = (&state, &headers);
     if !has_media_type(headers, "application/json") {
         return Err(PszError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

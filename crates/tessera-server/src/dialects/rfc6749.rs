@@ -404,19 +404,8 @@ pub async fn token(
     peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    match token_inner(&state, peer, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn token_inner(
-    state: &AppState,
-    peer: Peer,
-    headers: &HeaderMap,
-    body: Body,
 ) -> Result<Response, OAuthError> {
+    let (state, headers) = (&state, &headers);
     let req = parse_client_credentials(peer, headers, body, &["resource"]).await?;
     let scope = req
         .form
