@@ -219,6 +219,35 @@ async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
         Err(CoreError::SecretLimit { limit: 2 }) => {}
         other => panic!("expected the limit, got {other:?}"),
     }
+    // The database enforces the limit itself, even for a writer whose own check would pass.
+    let (meta, stored) = {
+        let extra = crate::secret::SecretValue::generate().unwrap_or_else(|_| unreachable!());
+        let now = clock.now();
+        let meta = crate::model::SecretMeta {
+            id: SecretId::random(),
+            client_id: a.client_id,
+            name: "sneaky".into(),
+            created_at: now,
+            expires_at: now + Duration::days(1),
+            last_used_at: None,
+        };
+        let digest = MasterKey::parse(&"ab".repeat(32))
+            .unwrap_or_else(|_| unreachable!())
+            .pepper()
+            .digest(&extra);
+        (
+            meta.clone(),
+            crate::model::StoredSecret {
+                meta,
+                digest,
+                deleted: false,
+            },
+        )
+    };
+    assert!(matches!(
+        store.create_secret(&stored, 10, meta.created_at).await,
+        Err(crate::store::StoreError::SecretLimit)
+    ));
     // Once one has expired, a new one may be created.
     clock.advance(Duration::days(2));
     admin

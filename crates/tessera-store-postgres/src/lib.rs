@@ -47,6 +47,10 @@ impl std::error::Error for OpenError {}
 fn map_err(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
+        // The database's own guard of the two-secret limit (migration: secret_limit).
+        sqlx::Error::Database(d) if d.message().contains("tessera: secret limit reached") => {
+            StoreError::SecretLimit
+        }
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Conflict("already exists".into())
         }
