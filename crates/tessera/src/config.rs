@@ -18,6 +18,9 @@ pub struct FileConfig {
     pub listen: Option<String>,
     /// Database URL.
     pub database: Option<String>,
+    /// How often a node polls the database's change counter, in milliseconds (default 250):
+    /// changes made elsewhere take effect within this long.
+    pub poll_interval_ms: Option<u32>,
     /// Token settings.
     #[serde(default)]
     pub tokens: TokenConfig,
@@ -263,6 +266,12 @@ impl FileConfig {
     fn validate(&self) -> Result<()> {
         self.algorithm()?;
         self.catalog()?;
+        if self
+            .poll_interval_ms
+            .is_some_and(|p| !(10..=60_000).contains(&p))
+        {
+            bail!("poll_interval_ms must be between 10 and 60000");
+        }
         if self.tokens.ttl_seconds == 0 {
             bail!("tokens.ttl_seconds must be at least 1");
         }

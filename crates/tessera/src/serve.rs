@@ -54,7 +54,9 @@ pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
         rotation_delay: Duration::seconds(i64::from(keys.rotation_delay_seconds)),
         rotation_interval: (keys.rotation_interval_days > 0)
             .then(|| Duration::days(i64::from(keys.rotation_interval_days))),
-        refresh_interval: std::time::Duration::from_millis(250),
+        refresh_interval: std::time::Duration::from_millis(u64::from(
+            s.file.poll_interval_ms.unwrap_or(250),
+        )),
         dialects: s.file.dialects.resolve()?,
     };
     let state = AppState::start(
