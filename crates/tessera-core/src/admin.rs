@@ -15,6 +15,10 @@ use std::sync::Arc;
 use tessera_proto::{Revocation, RevocationKind};
 use time::Duration;
 
+/// How long after a disable tokens minted elsewhere are still treated as revoked: nodes apply
+/// changes within a second of each other.
+pub const PROPAGATION_MARGIN_SECS: i64 = 2;
+
 /// Rules for secrets.
 #[derive(Debug, Clone, Copy)]
 pub struct SecretPolicy {
@@ -108,14 +112,22 @@ impl Admin {
         self
     }
 
-    /// A record revoking everything `id` minted until now.
-    fn revocation(&self, kind: RevocationKind, id: String) -> Revocation {
+    /// A record revoking what `id` minted. A deleted id is never reused, so the record covers
+    /// every token it will ever appear in, including any that a node still minted before it
+    /// learned of the deletion. A disabled one covers tokens minted until a little after now,
+    /// for the same reason, and stops covering them after that, so that re-enabling works.
+    fn revocation(&self, kind: RevocationKind, id: String, deleted: bool) -> Revocation {
         let now = self.clock.now().unix_timestamp();
+        let expires = now + self.max_token_ttl.whole_seconds();
         Revocation {
             kind,
             id,
-            before: now,
-            expires: now + self.max_token_ttl.whole_seconds(),
+            before: if deleted {
+                expires
+            } else {
+                now + PROPAGATION_MARGIN_SECS
+            },
+            expires,
         }
     }
 
@@ -188,8 +200,13 @@ impl Admin {
         status: TenantStatus,
     ) -> Result<Tenant, CoreError> {
         // Disabling or deleting revokes every token the tenant holds: "since it was minted".
-        let revoke = (status != TenantStatus::Active)
-            .then(|| self.revocation(RevocationKind::Tenant, id.to_string()));
+        let revoke = (status != TenantStatus::Active).then(|| {
+            self.revocation(
+                RevocationKind::Tenant,
+                id.to_string(),
+                status == TenantStatus::Deleted,
+            )
+        });
         self.store
             .set_tenant_status(id, status, revoke.as_ref())
             .await
@@ -249,8 +266,13 @@ impl Admin {
         id: ClientId,
         status: AppStatus,
     ) -> Result<Application, CoreError> {
-        let revoke = (status != AppStatus::Active)
-            .then(|| self.revocation(RevocationKind::Application, id.to_string()));
+        let revoke = (status != AppStatus::Active).then(|| {
+            self.revocation(
+                RevocationKind::Application,
+                id.to_string(),
+                status == AppStatus::Deleted,
+            )
+        });
         self.store
             .set_app_status(id, status, revoke.as_ref())
             .await
@@ -399,7 +421,7 @@ impl Admin {
     pub async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
         // "Deleting applications and secrets will break any existing integrations leveraging
         // them" (Basys): at once, not when their tokens happen to expire.
-        let revoke = self.revocation(RevocationKind::Secret, id.to_string());
+        let revoke = self.revocation(RevocationKind::Secret, id.to_string(), true);
         self.store
             .delete_secret(app, id, Some(&revoke))
             .await

@@ -109,7 +109,7 @@ impl Directory {
         let records = st
             .revocation_log
             .iter()
-            .filter(|(seq, r)| *seq > since && r.expires >= now)
+            .filter(|(seq, r)| *seq > since && r.expires >= now - tessera_proto::PURGE_GRACE_SECS)
             .map(|(_, r)| r.clone())
             .collect();
         // Records up to the directory's sequence number are applied; asking again from it may
@@ -121,7 +121,8 @@ impl Directory {
     pub fn purge_revocations(&self, now: i64) {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         st.revocations.purge(now);
-        st.revocation_log.retain(|(_, r)| r.expires >= now);
+        st.revocation_log
+            .retain(|(_, r)| r.expires >= now - tessera_proto::PURGE_GRACE_SECS);
     }
 
     /// Applies a change set.

@@ -405,6 +405,9 @@ pub struct RevocationFeed {
     pub revocations: Vec<Revocation>,
 }
 
+/// How long past its `expires` a revocation record is kept: more than any verifier's leeway.
+pub const PURGE_GRACE_SECS: i64 = 300;
+
 /// The revocations a verifier knows, and the rule that applies them to a token.
 #[derive(Debug, Clone, Default)]
 pub struct RevocationList {
@@ -437,11 +440,14 @@ impl RevocationList {
         }
     }
 
-    /// Drops records that cover no live token at `now` (epoch seconds).
+    /// Drops records that cover no live token at `now` (epoch seconds), keeping them
+    /// [`PURGE_GRACE_SECS`] longer than their expiry: verifiers accept a token a little past its
+    /// `exp` (clock-skew leeway), and its revocation must outlive that.
     pub fn purge(&mut self, now: i64) {
-        self.jti.retain(|_, exp| *exp >= now);
+        let cutoff = now - PURGE_GRACE_SECS;
+        self.jti.retain(|_, exp| *exp >= cutoff);
         for map in [&mut self.secrets, &mut self.applications, &mut self.tenants] {
-            map.retain(|_, (_, exp)| *exp >= now);
+            map.retain(|_, (_, exp)| *exp >= cutoff);
         }
     }
 

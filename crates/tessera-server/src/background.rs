@@ -55,7 +55,11 @@ pub async fn refresh(state: &AppState) {
 async fn purge_revocations(state: &AppState) {
     let now = state.clock.now().unix_timestamp();
     state.directory.purge_revocations(now);
-    if let Err(e) = state.store.purge_revocations(now).await {
+    if let Err(e) = state
+        .store
+        .purge_revocations(now - tessera_core::proto::PURGE_GRACE_SECS)
+        .await
+    {
         tracing::warn!(error = %e, "cannot purge expired revocations");
     }
 }

@@ -96,9 +96,18 @@ pub enum FormError {
     Duplicate(String),
 }
 
-/// A decoded form: parameters in order of appearance.
-#[derive(Debug, Default)]
+/// A decoded form: parameters in order of appearance. Its `Debug` shows the names only: values
+/// may be secrets.
+#[derive(Default)]
 pub struct Form(Vec<(String, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
 
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, then
 /// percent-decoding, then strict UTF-8.

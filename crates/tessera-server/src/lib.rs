@@ -42,7 +42,6 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/jwks", get(wellknown::jwks))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
-        .route("/oauth2/revocations", get(oauth::revocations))
         .route(
             "/.well-known/oauth-authorization-server",
             get(wellknown::metadata),
@@ -67,13 +66,14 @@ pub fn router(state: AppState) -> Router {
                 get(wellknown::metadata),
             );
     }
-    r.fallback(not_found)
+    let r = r.fallback(not_found).layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(10),
+    ));
+    // The revocation feed long-polls for up to 30 s, so it is outside the 10 s request timeout.
+    r.route("/oauth2/revocations", get(oauth::revocations))
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(10),
-        ))
         .layer(
             // The span names the path only: query strings and headers may carry credentials.
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

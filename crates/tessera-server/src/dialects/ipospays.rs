@@ -200,14 +200,16 @@ impl Fields {
     }
 }
 
-fn expiry(value: Option<String>, default: Duration) -> Result<Duration, IposError> {
+/// The requested lifetime: 30 to 1440 minutes, and never beyond the deployment's longest token
+/// lifetime (which keys and revocation records are kept for).
+fn expiry(value: Option<String>, default: Duration, max: Duration) -> Result<Duration, IposError> {
     let Some(v) = value else {
         return Ok(default);
     };
     let minutes: i64 = v.parse().map_err(|_| IposError::InvalidExpiry)?;
     if minutes < 30 {
         Err(IposError::ExpiryTooShort)
-    } else if minutes > 1440 {
+    } else if minutes > 1440 || Duration::minutes(minutes) > max {
         Err(IposError::ExpiryTooLong)
     } else {
         Ok(Duration::minutes(minutes))
@@ -259,6 +261,7 @@ fn authenticate_inner(
     let ttl = expiry(
         f.get(headers, "jwtTokenExpiryMinutes"),
         d.ipospays.token_ttl,
+        state.config.max_token_ttl,
     )?;
     let scope: ScopeSet = scope
         .split(',')

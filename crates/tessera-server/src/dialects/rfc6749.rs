@@ -245,8 +245,8 @@ pub fn is_absolute_uri(s: &str) -> bool {
 }
 
 /// A client-credentials request after the parts every OAuth2 dialect shares: media type, body,
-/// strict form, `grant_type`, and exactly one client authentication method.
-#[derive(Debug)]
+/// strict form, `grant_type`, and exactly one client authentication method. Its `Debug` shows
+/// neither the secret nor the form.
 pub struct ClientCredentialsRequest {
     /// The authenticated-to-be client.
     pub client_id: ClientId,
@@ -258,6 +258,15 @@ pub struct ClientCredentialsRequest {
     pub form: Form,
     /// The client's address.
     pub peer: Peer,
+}
+
+impl std::fmt::Debug for ClientCredentialsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentialsRequest")
+            .field("client_id", &self.client_id)
+            .field("basic", &self.basic)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientCredentialsRequest {

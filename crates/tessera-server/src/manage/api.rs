@@ -43,6 +43,9 @@ async fn app_of(
     if app.tenant_id != tenant {
         return Err(Problem::not_found("application"));
     }
+    if permission == Some(SECRETS_MANAGE) {
+        caller.may_hold(st.catalog.scopes(&app.role))?;
+    }
     Ok(app)
 }
 

@@ -64,6 +64,13 @@ impl FromRequestParts<AppState> for Caller {
             .keyring
             .verify(token, &state.config.issuer, now)
             .map_err(|_| fail("the access token is invalid or expired"))?;
+        // Only tokens meant for tessera itself: one a client obtained for a payment API
+        // (RFC 8707 `resource`) must not be replayable here by that API.
+        let own = state.issuer.config().default_audience.as_str();
+        let basys = state.config.dialects.basys_resource_id.to_string();
+        if !(claims.aud.contains(own) || claims.aud.contains(&basys)) {
+            return Err(fail("the access token is for another audience"));
+        }
         let client = state
             .issuer
             .reauthenticate(&claims, now)
@@ -105,6 +112,17 @@ impl Caller {
             Ok(())
         } else {
             Err(Problem::insufficient_scope(permission))
+        }
+    }
+
+    /// The caller may handle the secrets of an application with `role_scopes`: an admin may,
+    /// anyone else only for an application no more powerful than itself — otherwise
+    /// `secrets:manage` would let a tenant's integration mint secrets for, say, an admin client.
+    pub fn may_hold(&self, role_scopes: Option<&ScopeSet>) -> Result<(), Problem> {
+        if self.is_admin() || role_scopes.is_some_and(|s| s.is_subset_of(&self.scopes)) {
+            Ok(())
+        } else {
+            Err(Problem::insufficient_scope(ADMIN))
         }
     }
 

@@ -151,6 +151,9 @@ async fn registration_of(
     if app.tenant_id != gid {
         return Err(Problem::not_found("application registration"));
     }
+    if permission == SECRETS_MANAGE {
+        caller.may_hold(st.catalog.scopes(&app.role))?;
+    }
     Ok(app)
 }
 

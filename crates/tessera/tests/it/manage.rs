@@ -974,3 +974,72 @@ fn bad_input_is_a_4xx_problem_and_changes_nothing() {
         1
     );
 }
+
+#[test]
+fn tokens_for_other_audiences_and_escalation_through_secrets_manage_are_refused() {
+    let w = world();
+    // A token the client obtained for a payment API (RFC 8707) is no good here.
+    let r = w.srv.token_basic(
+        &w.a,
+        "grant_type=client_credentials&resource=https%3A%2F%2Fpayments.example.com",
+    );
+    let foreign = s(&r.json()["access_token"]);
+    let path = format!("/gateway/{}/appregistration", w.a.tenant_id);
+    let v = problem(&call(&w.srv, "GET", &path, Some(&foreign), None), 401);
+    assert_eq!(v["code"], "invalid_token");
+    // secrets:manage does not reach an application more powerful than the caller.
+    let boss = w.env.client_of(&w.a.tenant_id, "admin");
+    let t = token(&w.srv, &w.a);
+    let base = format!(
+        "{M}/tenants/{}/applications/{}/secrets",
+        w.a.tenant_id, boss.client_id
+    );
+    problem(
+        &call(
+            &w.srv,
+            "POST",
+            &base,
+            Some(&t),
+            Some(json!({"name": "mine now"})),
+        ),
+        403,
+    );
+    problem(
+        &call(
+            &w.srv,
+            "POST",
+            &format!("{base}/{}/rotate", boss.secret_id),
+            Some(&t),
+            Some(json!({})),
+        ),
+        403,
+    );
+    let gw = format!(
+        "/gateway/{}/appregistration/{}/appsecret",
+        w.a.tenant_id, boss.client_id
+    );
+    problem(&call(&w.srv, "POST", &gw, Some(&t), None), 403);
+    assert_eq!(
+        w.env
+            .cli(&["secret", "list", "--app", &boss.client_id])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // An equal one is fine.
+    let peer = w
+        .env
+        .client_of(&w.a.tenant_id, "integrated-gateway-standard");
+    let r = call(
+        &w.srv,
+        "POST",
+        &format!(
+            "{M}/tenants/{}/applications/{}/secrets",
+            w.a.tenant_id, peer.client_id
+        ),
+        Some(&t),
+        Some(json!({"name": "ok"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+}

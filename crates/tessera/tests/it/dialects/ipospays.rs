@@ -226,3 +226,34 @@ fn every_documented_error() {
         "Invalid Token, Please try with a Valid Token.",
     );
 }
+
+#[test]
+fn the_expiry_never_exceeds_the_deployments_longest_token_lifetime() {
+    let env = Env::with_config(
+        "[keys]\nmax_token_ttl_seconds = 12000\n[dialects.ipospays]\ntoken_ttl_seconds = 3600\n",
+    );
+    let c = env.client("merchant");
+    let srv = env.serve();
+    let h = |m: &'static str| {
+        vec![
+            ("apiKey", c.client_id.clone()),
+            ("secretKey", c.secret.clone()),
+            ("scope", "Recurring".to_string()),
+            ("jwtTokenExpiryMinutes", m.to_string()),
+        ]
+    };
+    let post = |m: &'static str| {
+        let hs = h(m);
+        let refs: Vec<(&str, &str)> = hs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        srv.post(
+            "/v1/authenticate-token",
+            "application/json",
+            b"{}".to_vec(),
+            &refs,
+        )
+    };
+    let r = post("1000");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json()["errorCode"], "AUTH_ERR_012");
+    assert_eq!(post("120").status, 200);
+}
