@@ -263,3 +263,26 @@ fn the_revocation_feed_reports_within_a_second() {
     assert_eq!(get("since=0", None).0, 401);
     assert_eq!(get("since=abc", Some(&auth)).0, 400);
 }
+
+#[test]
+fn a_long_poll_outlasts_the_request_timeout() {
+    let env = Env::new();
+    let rs = env.client("resource-server");
+    let srv = env.serve();
+    let start = Instant::now();
+    let r = srv
+        .http
+        .get(srv.url("/oauth2/revocations?since=999999&wait=11"))
+        .header("authorization", basic(&rs.client_id, &rs.secret))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "not cut off by the 10 s request timeout"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(10));
+    let feed: Value = r.json().unwrap();
+    assert!(feed["revocations"].as_array().unwrap().is_empty());
+}
