@@ -158,6 +158,14 @@ pub trait Store: Send + Sync + 'static {
     /// What changed after `seq` (everything, for 0).
     async fn changes_since(&self, seq: i64) -> Result<ChangeSet, StoreError>;
 
+    /// Resolves when another process has probably committed a change (a hint: PostgreSQL's
+    /// LISTEN/NOTIFY), so that nodes apply it at once instead of at their next poll. Engines
+    /// without notifications never resolve; polling [`Store::changes_since`] stays the source of
+    /// truth either way, and catches anything a missed notification would have announced.
+    async fn changed(&self) {
+        std::future::pending::<()>().await;
+    }
+
     /// Writes `last_used_at` for a batch of secrets, never moving it backwards. Does not count as
     /// a change: it is bookkeeping, not state other nodes act on.
     async fn record_last_used(

@@ -17,6 +17,8 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
+                // PostgreSQL announces changes: apply them now rather than at the next tick.
+                () = state.store.changed() => {}
                 _ = shutdown.changed() => break,
             }
             refresh(&state).await;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::{AuditEvent, AuditQuery, Outcome};
 use tessera_core::ids::{ClientId, SecretId, TenantId};
@@ -17,6 +18,7 @@ use tessera_core::proto::{Algorithm, Revocation, RevocationKind};
 use tessera_core::secret::Digest;
 use tessera_core::store::{ChangeSet, Store, StoreError};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -24,7 +26,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Signalled by the LISTEN task when any node commits a change.
+    changed: Arc<Notify>,
 }
+
+/// The channel every change is announced on.
+const CHANNEL: &str = "tessera_changes";
 
 impl std::fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +164,12 @@ async fn begin_write(pool: &PgPool) -> Result<(Transaction<'static, Postgres>, i
             .fetch_one(&mut *tx)
             .await
             .map_err(map_err)?;
+    // Delivered to every listening node when (and only if) the transaction commits.
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
     Ok((tx, seq))
 }
 
@@ -182,12 +195,43 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| fail("cannot apply migrations", &short_mig(&e)))?;
-        Ok(PostgresStore { pool })
+        let changed = Arc::new(Notify::new());
+        tokio::spawn(listen(pool.clone(), Arc::downgrade(&changed)));
+        Ok(PostgresStore { pool, changed })
     }
 
     /// The connection pool (tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// Follows `LISTEN tessera_changes` for as long as the store lives, reconnecting after a
+/// failure (the nodes' polling covers the gap).
+async fn listen(pool: PgPool, changed: std::sync::Weak<Notify>) {
+    loop {
+        if changed.strong_count() == 0 {
+            return;
+        }
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if listener.listen(CHANNEL).await.is_ok() {
+                    // A notification may have been missed while disconnected.
+                    if let Some(n) = changed.upgrade() {
+                        n.notify_one();
+                    }
+                    // `None` or an error: the connection was lost; reconnect below.
+                    while let Ok(Some(_)) = listener.try_recv().await {
+                        match changed.upgrade() {
+                            Some(n) => n.notify_one(),
+                            None => return,
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "LISTEN connection failed; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -227,6 +271,10 @@ const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT value FROM change_seq WHERE id = 1")
             .fetch_one(&self.pool)

@@ -33,3 +33,21 @@ async fn an_unreachable_database_is_one_line_without_the_password() {
     assert!(err.contains("postgres://u:***@127.0.0.1:1/db"), "{err}");
     assert!(!err.contains("hunter2") && !err.contains('\n'), "{err}");
 }
+
+#[tokio::test]
+async fn a_change_by_another_process_is_announced() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    let url = pg.database();
+    let a = PostgresStore::open(&url).await.unwrap();
+    let b = PostgresStore::open(&url).await.unwrap();
+    // Let the listener consume the permit it leaves after (re)connecting.
+    tokio::time::timeout(std::time::Duration::from_secs(2), a.changed())
+        .await
+        .ok();
+    b.meta_init("k", "v").await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(2), a.changed())
+        .await
+        .expect("no notification within two seconds");
+}

@@ -19,7 +19,8 @@ pub struct FileConfig {
     /// Database URL.
     pub database: Option<String>,
     /// How often a node polls the database's change counter, in milliseconds (default 250):
-    /// changes made elsewhere take effect within this long.
+    /// changes made elsewhere take effect within this long. With PostgreSQL, LISTEN/NOTIFY
+    /// usually delivers them sooner; the poll is the safety net.
     pub poll_interval_ms: Option<u32>,
     /// Token settings.
     #[serde(default)]

@@ -30,6 +30,13 @@ impl Env {
         }
     }
 
+    /// Gives this environment a config file.
+    pub fn set_config(&mut self, toml: &str) {
+        let p = self.dir.path().join("tessera.toml");
+        std::fs::write(&p, toml).unwrap();
+        self.config = Some(p);
+    }
+
     /// An environment on a fresh PostgreSQL database of `cluster`.
     pub fn postgres(cluster: &tessera_testkit::PgCluster) -> Env {
         Env {

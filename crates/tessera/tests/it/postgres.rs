@@ -206,3 +206,24 @@ fn the_database_going_away_and_coming_back() {
     // The log says what happened, once, not a panic.
     assert!(!srv.log_text().contains("panicked"));
 }
+
+#[test]
+fn notifications_beat_the_poll() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    let mut env = Env::postgres(pg);
+    // Poll only every ten seconds: a change seen within one second came by LISTEN/NOTIFY.
+    env.set_config("poll_interval_ms = 10000\n");
+    let srv = env.serve();
+    std::thread::sleep(Duration::from_millis(300));
+    let c = env.client("merchant");
+    let took = srv.eventually(Duration::from_secs(1), || {
+        srv.token_basic(&c, "grant_type=client_credentials").status == 200
+    });
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    env.cli(&["secret", "delete", "--app", &c.client_id, &c.secret_id]);
+    srv.eventually(Duration::from_secs(1), || {
+        srv.token_basic(&c, "grant_type=client_credentials").status == 401
+    });
+}
