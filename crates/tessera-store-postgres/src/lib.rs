@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,82 +78,7 @@ fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-fn from_ts(v: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.to_string()))
-}
-
-fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Other(format!("corrupt {what} in database: {s:?}")))
-}
-
-fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
-    r: &'r PgRow,
-    col: &str,
-) -> Result<T, StoreError> {
-    r.try_get(col).map_err(map_err)
-}
-
-fn tenant_row(r: &PgRow) -> Result<Tenant, StoreError> {
-    let parent: Option<String> = get(r, "parent_id")?;
-    Ok(Tenant {
-        id: parse("tenant id", &get::<String>(r, "id")?)?,
-        name: get(r, "name")?,
-        kind: get(r, "kind")?,
-        parent_id: parent.map(|p| parse("tenant id", &p)).transpose()?,
-        status: parse("tenant status", &get::<String>(r, "status")?)?,
-        created_at: from_ts(get(r, "created_at")?)?,
-    })
-}
-
-fn app_row(r: &PgRow) -> Result<Application, StoreError> {
-    Ok(Application {
-        client_id: parse("client id", &get::<String>(r, "client_id")?)?,
-        tenant_id: parse("tenant id", &get::<String>(r, "tenant_id")?)?,
-        name: get(r, "name")?,
-        role: get(r, "role")?,
-        status: parse("application status", &get::<String>(r, "status")?)?,
-        created_at: from_ts(get(r, "created_at")?)?,
-    })
-}
-
-fn secret_meta_row(r: &PgRow) -> Result<SecretMeta, StoreError> {
-    let last: Option<i64> = get(r, "last_used_at")?;
-    Ok(SecretMeta {
-        id: parse("secret id", &get::<String>(r, "id")?)?,
-        client_id: parse("client id", &get::<String>(r, "client_id")?)?,
-        name: get(r, "name")?,
-        created_at: from_ts(get(r, "created_at")?)?,
-        expires_at: from_ts(get(r, "expires_at")?)?,
-        last_used_at: last.map(from_ts).transpose()?,
-    })
-}
-
-fn secret_row(r: &PgRow) -> Result<StoredSecret, StoreError> {
-    let digest: Vec<u8> = get(r, "digest")?;
-    let digest: [u8; 32] = digest
-        .try_into()
-        .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
-    Ok(StoredSecret {
-        meta: secret_meta_row(r)?,
-        digest: Digest(digest),
-        deleted: get::<i64>(r, "deleted")? != 0,
-    })
-}
-
-fn key_row(r: &PgRow) -> Result<KeyRecord, StoreError> {
-    Ok(KeyRecord {
-        kid: get(r, "kid")?,
-        alg: parse::<Algorithm>("key algorithm", &get::<String>(r, "alg")?)?,
-        created_at: from_ts(get(r, "created_at")?)?,
-        activates_at: from_ts(get(r, "activates_at")?)?,
-        sealed_private_key: get(r, "sealed_key")?,
-    })
-}
+tessera_store_sql::row_mappers!(Postgres, PgRow);
 
 /// Starts a write transaction: bumps the change counter first, which takes SQLite's write lock
 /// at once (waiting up to the busy timeout), and returns the new sequence number.
@@ -655,25 +580,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|r| {
-                let tenant: Option<String> = get(r, "tenant_id")?;
-                let at: i64 = get(r, "at")?;
-                Ok(AuditEvent {
-                    at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1000)
-                        .map_err(|e| StoreError::Other(e.to_string()))?,
-                    actor: get(r, "actor")?,
-                    tenant_id: tenant.map(|t| parse("tenant id", &t)).transpose()?,
-                    action: get(r, "action")?,
-                    target: get(r, "target")?,
-                    outcome: match get::<String>(r, "outcome")?.as_str() {
-                        "success" => Outcome::Success,
-                        _ => Outcome::Failure,
-                    },
-                    source: get(r, "source")?,
-                })
-            })
-            .collect()
+        rows.iter().map(audit_row).collect()
     }
 
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
@@ -876,42 +783,6 @@ async fn revoke_tx(
     .await
     .map_err(map_err)?;
     Ok(())
-}
-
-fn kind_str(k: RevocationKind) -> &'static str {
-    match k {
-        RevocationKind::Jti => "jti",
-        RevocationKind::Secret => "secret",
-        RevocationKind::Application => "application",
-        RevocationKind::Tenant => "tenant",
-    }
-}
-
-fn revocation_row(r: &PgRow) -> Result<(i64, Revocation), StoreError> {
-    let kind = match get::<String>(r, "kind")?.as_str() {
-        "jti" => RevocationKind::Jti,
-        "secret" => RevocationKind::Secret,
-        "application" => RevocationKind::Application,
-        "tenant" => RevocationKind::Tenant,
-        other => {
-            return Err(StoreError::Other(format!(
-                "corrupt revocation kind {other:?}"
-            )));
-        }
-    };
-    Ok((
-        get(r, "seq")?,
-        Revocation {
-            kind,
-            id: get(r, "subject")?,
-            before: get(r, "before")?,
-            expires: get(r, "expires")?,
-        },
-    ))
-}
-
-fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
 async fn insert_key_tx(
