@@ -36,30 +36,45 @@ fn client(
     Ok((client, req.form))
 }
 
+/// Reads a form request, authenticates the client, and checks that `token` is there.
+async fn token_request(
+    state: &AppState,
+    peer: Peer,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(AuthenticatedClient, Form), OAuthError> {
+    let form = read_form(headers, body, &[]).await?;
+    let (caller, form) = client(state, peer, headers, form)?;
+    if form.get("token").is_none() {
+        return Err(OAuthError::bad(
+            ErrorCode::InvalidRequest,
+            "the token parameter is missing",
+        ));
+    }
+    Ok((caller, form))
+}
+
+/// A JSON answer that must not be cached.
+fn json_no_store<T: serde::Serialize>(value: T) -> Response {
+    let mut res = Json(value).into_response();
+    no_store(res.headers_mut());
+    res
+}
+
 /// `POST /oauth2/introspect` (RFC 7662).
 pub async fn introspect(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        let form = read_form(&headers, body, &[]).await?;
-        let (caller, form) = client(&state, peer, &headers, form)?;
-        let token = form.get("token").ok_or_else(|| {
-            OAuthError::bad(ErrorCode::InvalidRequest, "the token parameter is missing")
-        })?;
-        Ok::<_, OAuthError>(state.issuer.introspect(&caller, token, state.clock.now()))
-    }
-    .await;
-    match result {
-        Ok(answer) => {
-            let mut res = Json(answer).into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+) -> Result<Response, OAuthError> {
+    let (caller, form) = token_request(&state, peer, &headers, body).await?;
+    let token = form.get("token").unwrap_or_default();
+    Ok(json_no_store(state.issuer.introspect(
+        &caller,
+        token,
+        state.clock.now(),
+    )))
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): the client's own token, by its jti, until it expires. An
@@ -69,66 +84,54 @@ pub async fn revoke(
     peer: Peer,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let result = async {
-        let form = read_form(&headers, body, &[]).await?;
-        let (caller, form) = client(&state, peer, &headers, form)?;
-        let token = form.get("token").ok_or_else(|| {
-            OAuthError::bad(ErrorCode::InvalidRequest, "the token parameter is missing")
+) -> Result<Response, OAuthError> {
+    let (caller, form) = token_request(&state, peer, &headers, body).await?;
+    let token = form.get("token").unwrap_or_default();
+    if let Some(hint) = form.get("token_type_hint")
+        && hint != "access_token"
+    {
+        // §2.2.1: only access tokens exist here; refresh tokens are never issued.
+        return Err(OAuthError::bad(
+            ErrorCode::UnsupportedTokenType,
+            "only access tokens can be revoked",
+        ));
+    }
+    let now = state.clock.now();
+    // The signature must hold (so nobody fills the list with forged jti's); expiry does not
+    // matter: revoking an expired token is a no-op that still answers 200.
+    if let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now)
+        && claims.client_id == caller.client_id.to_string()
+    {
+        let done = state.admin.revoke_token(&claims.jti, claims.exp).await;
+        state.audit.record(AuditEvent {
+            at: now,
+            actor: caller.client_id.to_string(),
+            tenant_id: Some(caller.tenant_id),
+            action: "token.revoke".into(),
+            target: Some(claims.jti.clone()),
+            outcome: if done.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            source: peer.0.map(|ip| ip.to_string()),
+        });
+        done.map_err(|e| match e {
+            tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
+                OAuthError::bad(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the database is unavailable; try again shortly",
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            other => OAuthError::internal(other.to_string()),
         })?;
-        if let Some(hint) = form.get("token_type_hint")
-            && hint != "access_token"
-        {
-            // §2.2.1: only access tokens exist here; refresh tokens are never issued.
-            return Err(OAuthError::bad(
-                ErrorCode::UnsupportedTokenType,
-                "only access tokens can be revoked",
-            ));
-        }
-        let now = state.clock.now();
-        // The signature must hold (so nobody fills the list with forged jti's); expiry does not
-        // matter: revoking an expired token is a no-op that still answers 200.
-        if let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now)
-            && claims.client_id == caller.client_id.to_string()
-        {
-            let done = state.admin.revoke_token(&claims.jti, claims.exp).await;
-            state.audit.record(AuditEvent {
-                at: now,
-                actor: caller.client_id.to_string(),
-                tenant_id: Some(caller.tenant_id),
-                action: "token.revoke".into(),
-                target: Some(claims.jti.clone()),
-                outcome: if done.is_ok() {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-                source: peer.0.map(|ip| ip.to_string()),
-            });
-            done.map_err(|e| match e {
-                tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
-                    OAuthError::bad(
-                        ErrorCode::TemporarilyUnavailable,
-                        "the database is unavailable; try again shortly",
-                    )
-                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                }
-                other => OAuthError::internal(other.to_string()),
-            })?;
-            // This node honours it at once; the others within a poll.
-            crate::background::refresh(&state).await;
-        }
-        Ok(())
+        // This node honours it at once; the others within a poll.
+        crate::background::refresh(&state).await;
     }
-    .await;
-    match result {
-        Ok(()) => {
-            let mut res = StatusCode::OK.into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    let mut res = StatusCode::OK.into_response();
+    no_store(res.headers_mut());
+    Ok(res)
 }
 
 /// Query of the revocation feed.
@@ -203,11 +206,7 @@ pub async fn revocations(
     }
     .await;
     match result {
-        Ok(feed) => {
-            let mut res = Json(feed).into_response();
-            no_store(res.headers_mut());
-            res
-        }
+        Ok(feed) => json_no_store(feed),
         Err(e) => e.into_response(),
     }
 }

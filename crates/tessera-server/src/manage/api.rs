@@ -24,6 +24,11 @@ use utoipa::IntoParams;
 
 type Answer<T> = Result<T, Problem>;
 
+/// The tenant and client ids of an application path.
+fn app_ids(tid: &str, cid: &str) -> Answer<(TenantId, ClientId)> {
+    Ok((parse_id(tid, "tenant id")?, parse_id(cid, "client id")?))
+}
+
 /// Loads an application of `tenant` that the caller may use with `permission`.
 async fn app_of(
     st: &AppState,
@@ -221,7 +226,7 @@ pub async fn get_app(
     caller: Caller,
     Path((tid, cid)): Path<(String, String)>,
 ) -> Answer<Json<ApplicationDetailDto>> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     let app = app_of(&st, &caller, tid, cid, Some(APPLICATIONS_READ)).await?;
     let secrets = st.admin.list_secrets(cid).await?;
     Ok(Json(ApplicationDetailDto {
@@ -240,7 +245,7 @@ pub async fn rename_app(
     Path((tid, cid)): Path<(String, String)>,
     JsonBody(body): JsonBody<RenameDto>,
 ) -> Answer<Json<ApplicationDto>> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, None).await?;
     let r = st.admin.rename_app(cid, &body.name).await;
     record(
@@ -262,7 +267,7 @@ async fn set_app(
     status: AppStatus,
     action: &str,
 ) -> Answer<Json<ApplicationDto>> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, None).await?;
     let r = st.admin.set_app_status(cid, status).await;
     record(
@@ -345,7 +350,7 @@ pub async fn list_secrets(
     caller: Caller,
     Path((tid, cid)): Path<(String, String)>,
 ) -> Answer<Json<Vec<SecretDto>>> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, Some(APPLICATIONS_READ)).await?;
     Ok(Json(
         st.admin
@@ -367,7 +372,7 @@ pub async fn create_secret(
     Path((tid, cid)): Path<(String, String)>,
     JsonBody(body): JsonBody<NewSecretDto>,
 ) -> Answer<(StatusCode, Json<CreatedSecretDto>)> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
     let name = body.name.unwrap_or_else(|| "secret".into());
     let r = st.admin.create_secret(cid, &name, body.days).await;
@@ -391,7 +396,7 @@ pub async fn delete_secret(
     caller: Caller,
     Path((tid, cid, sid)): Path<(String, String, String)>,
 ) -> Answer<StatusCode> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     let sid: SecretId = parse_id(&sid, "secret id")?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
     let r = st.admin.delete_secret(cid, sid).await;
@@ -418,7 +423,7 @@ pub async fn rotate_secret(
     Path((tid, cid, sid)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<RotateDto>,
 ) -> Answer<(StatusCode, Json<CreatedSecretDto>)> {
-    let (tid, cid) = (parse_id(&tid, "tenant id")?, parse_id(&cid, "client id")?);
+    let (tid, cid) = app_ids(&tid, &cid)?;
     let sid: SecretId = parse_id(&sid, "secret id")?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
     let grace = Duration::seconds(i64::from(body.grace_seconds.unwrap_or(86_400)));
