@@ -129,6 +129,31 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Inserts a key unless one of its algorithm activates after `after` (epoch seconds):
+    /// `i64::MIN` means "unless any exists" (first start), now means "unless one is pending"
+    /// (scheduled rotation). Check and insert share the write lock, so racing nodes add one.
+    async fn insert_key_unless_activating_after(
+        &self,
+        k: &KeyRecord,
+        after: i64,
+    ) -> Result<bool, StoreError> {
+        let (mut tx, seq) = begin_write(&self.pool).await?;
+        let existing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signing_keys WHERE alg = ? AND activates_at > ?",
+        )
+        .bind(k.alg.as_str())
+        .bind(after)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if existing > 0 {
+            return Ok(false);
+        }
+        insert_key_tx(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
 }
 
 fn is_fatal(e: &sqlx::migrate::MigrateError) -> bool {
@@ -562,36 +587,11 @@ impl Store for SqliteStore {
         k: &KeyRecord,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (mut tx, seq) = begin_write(&self.pool).await?;
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM signing_keys WHERE alg = ? AND activates_at > ?",
-        )
-        .bind(k.alg.as_str())
-        .bind(ts(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        if pending > 0 {
-            return Ok(false);
-        }
-        insert_key_tx(&mut tx, k, seq).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        self.insert_key_unless_activating_after(k, ts(now)).await
     }
 
     async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
-        let (mut tx, seq) = begin_write(&self.pool).await?;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE alg = ?")
-            .bind(k.alg.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        if n > 0 {
-            return Ok(false);
-        }
-        insert_key_tx(&mut tx, k, seq).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(true)
+        self.insert_key_unless_activating_after(k, i64::MIN).await
     }
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
@@ -619,34 +619,30 @@ impl Store for SqliteStore {
         // One read transaction: a consistent snapshot at `seq` or later. Rows changed after
         // `seq` may appear too; applying them twice is harmless.
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map_err)?;
-        let tenants = sqlx::query(&format!(
-            "SELECT {TENANT_COLS} FROM tenants WHERE seq > ? ORDER BY seq"
-        ))
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let apps = sqlx::query(&format!(
-            "SELECT {APP_COLS} FROM applications WHERE seq > ? ORDER BY seq"
-        ))
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let secrets = sqlx::query(&format!(
-            "SELECT {SECRET_COLS} FROM secrets WHERE seq > ? ORDER BY seq"
-        ))
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        let revocations = sqlx::query(
-            "SELECT kind, subject, before, expires, seq FROM revocations WHERE seq > ? ORDER BY seq",
+        let tenants = rows_since(
+            &mut tx,
+            &format!("SELECT {TENANT_COLS} FROM tenants"),
+            since,
         )
-        .bind(since)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        .await?;
+        let apps = rows_since(
+            &mut tx,
+            &format!("SELECT {APP_COLS} FROM applications"),
+            since,
+        )
+        .await?;
+        let secrets = rows_since(
+            &mut tx,
+            &format!("SELECT {SECRET_COLS} FROM secrets"),
+            since,
+        )
+        .await?;
+        let revocations = rows_since(
+            &mut tx,
+            "SELECT kind, subject, before, expires, seq FROM revocations",
+            since,
+        )
+        .await?;
         let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > ?")
             .bind(since)
             .fetch_one(&mut *tx)
@@ -747,6 +743,19 @@ async fn revoke_tx(
     .await
     .map_err(map_err)?;
     Ok(())
+}
+
+/// The rows of `select` (a query without WHERE) changed after `since`, in change order.
+async fn rows_since(
+    tx: &mut Transaction<'_, Sqlite>,
+    select: &str,
+    since: i64,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    sqlx::query(&format!("{select} WHERE seq > ? ORDER BY seq"))
+        .bind(since)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err)
 }
 
 async fn insert_key_tx(

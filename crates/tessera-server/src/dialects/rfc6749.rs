@@ -450,7 +450,8 @@ pub async fn token(
         access_token: &issued.access_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
-        scope: issued.scope.to_string(),
+        // The claim is the granted scope set, already rendered (this dialect never binds).
+        scope: issued.claims.scope.clone(),
     }))
 }
 
