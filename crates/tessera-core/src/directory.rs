@@ -48,6 +48,9 @@ pub struct Refreshed {
     pub keys_changed: bool,
     /// New revocation records arrived: wake the feed's waiters.
     pub revocations_changed: bool,
+    /// The database's change counter went backwards (a restore from backup, a failover to a
+    /// replica that was behind): everything was reloaded from scratch.
+    pub reloaded: bool,
 }
 
 /// Tenants and applications, in memory.
@@ -56,6 +59,12 @@ pub struct Directory {
     // A std lock: it is only ever held for a map operation, never across an await.
     state: RwLock<State>,
     seq: AtomicI64,
+    // Refreshes run one at a time (the poll loop, a revocation, a management write can each
+    // start one). Two concurrent ones could read the store in one order and apply in the other:
+    // an older change set applied last would resurrect a deleted secret until the row changed
+    // again. An async mutex, since it is held across the store read; the token path never takes
+    // it.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -85,16 +94,51 @@ impl Directory {
         self.seq.load(Ordering::Acquire)
     }
 
-    /// Pulls and applies the changes since the last poll.
+    /// Pulls and applies the changes since the last poll. When it returns, every change
+    /// committed before it was called is in effect on this node (read-your-writes for the node
+    /// that made the change).
+    ///
+    /// If the store's change counter is behind what this node has applied, the database is not
+    /// the one it was (restored from a backup, or failed over to a replica that had not caught
+    /// up): the directory is rebuilt from a full read rather than left waiting for the counter
+    /// to pass its old value, which would silently skip every change in between.
     pub async fn refresh(&self, store: &dyn Store) -> Result<Refreshed, StoreError> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let since = self.seq();
         let changes = store.changes_since(since).await?;
+        if changes.seq < since {
+            tracing::warn!(
+                applied = since,
+                database = changes.seq,
+                "the database's change counter went backwards (restore or failover); reloading everything"
+            );
+            let all = store.changes_since(0).await?;
+            self.replace(all);
+            return Ok(Refreshed {
+                keys_changed: true,
+                revocations_changed: true,
+                reloaded: true,
+            });
+        }
         let out = Refreshed {
             keys_changed: changes.keys_changed,
             revocations_changed: !changes.revocations.is_empty(),
+            reloaded: false,
         };
         self.apply(changes);
         Ok(out)
+    }
+
+    /// Replaces everything with a full change set (`changes_since(0)`).
+    fn replace(&self, all: ChangeSet) {
+        let fresh = Directory::default();
+        fresh.apply(all);
+        let fresh_seq = fresh.seq();
+        let fresh_state = fresh.state.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        *st = fresh_state;
+        // Under the write lock, so that no reader sees the new maps with the old sequence.
+        self.seq.store(fresh_seq, Ordering::Release);
     }
 
     /// Whether the claims are revoked by a record this node knows.
@@ -125,9 +169,13 @@ impl Directory {
             .retain(|(_, r)| r.expires >= now - tessera_proto::PURGE_GRACE_SECS);
     }
 
-    /// Applies a change set.
+    /// Applies a change set. One older than what is applied (a lower `seq`) is ignored: its
+    /// rows may predate changes already in effect.
     pub fn apply(&self, c: ChangeSet) {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if c.seq < self.seq.load(Ordering::Acquire) {
+            return;
+        }
         for t in c.tenants {
             st.tenants.insert(t.id, t);
         }
@@ -167,8 +215,8 @@ impl Directory {
         }
         st.revocations.apply(c.revocations.iter().map(|(_, r)| r));
         st.revocation_log.extend(c.revocations);
-        drop(st);
         self.seq.fetch_max(c.seq, Ordering::AcqRel);
+        drop(st);
     }
 
     /// Counts, for diagnostics: (tenants, applications).
@@ -200,5 +248,124 @@ impl Directory {
     pub fn tenant_status(&self, id: &TenantId) -> Option<TenantStatus> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         st.tenants.get(id).map(|t| t.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+    use super::*;
+    use crate::model::{SecretMeta, StoredSecret};
+    use time::macros::datetime;
+
+    fn world() -> (Tenant, Application, StoredSecret) {
+        let at = datetime!(2026-01-01 0:00 UTC);
+        let tenant = Tenant {
+            id: TenantId::random(),
+            name: "t".into(),
+            kind: "merchant".into(),
+            parent_id: None,
+            status: TenantStatus::Active,
+            created_at: at,
+        };
+        let app = Application {
+            client_id: ClientId::random(),
+            tenant_id: tenant.id,
+            name: "a".into(),
+            role: "merchant".into(),
+            status: AppStatus::Active,
+            created_at: at,
+        };
+        let secret = StoredSecret {
+            meta: SecretMeta {
+                id: SecretId::random(),
+                client_id: app.client_id,
+                name: "s".into(),
+                created_at: at,
+                expires_at: datetime!(2027-01-01 0:00 UTC),
+                last_used_at: None,
+            },
+            digest: Digest([7; 32]),
+            deleted: false,
+        };
+        (tenant, app, secret)
+    }
+
+    fn secrets(d: &Directory, id: &ClientId) -> usize {
+        d.with_app(id, |e| e.map_or(0, |(e, _)| e.secrets.len()))
+    }
+
+    /// Two refreshes that read the store in one order and apply in the other: the older change
+    /// set (the secret still live) must not undo the newer one (the secret deleted).
+    #[test]
+    fn an_older_change_set_applied_last_changes_nothing() {
+        let (tenant, app, secret) = world();
+        let d = Directory::default();
+        let created = ChangeSet {
+            seq: 3,
+            tenants: vec![tenant.clone()],
+            apps: vec![app.clone()],
+            ..ChangeSet::default()
+        };
+        d.apply(created);
+        let older = ChangeSet {
+            seq: 4,
+            secrets: vec![secret.clone()],
+            ..ChangeSet::default()
+        };
+        let newer = ChangeSet {
+            seq: 5,
+            secrets: vec![StoredSecret {
+                deleted: true,
+                ..secret.clone()
+            }],
+            ..ChangeSet::default()
+        };
+        d.apply(newer);
+        assert_eq!(secrets(&d, &app.client_id), 0);
+        d.apply(older);
+        assert_eq!(secrets(&d, &app.client_id), 0, "a deleted secret came back");
+        assert_eq!(d.seq(), 5);
+
+        // The same disable/enable race for a tenant.
+        let disabled = ChangeSet {
+            seq: 7,
+            tenants: vec![Tenant {
+                status: TenantStatus::Disabled,
+                ..tenant.clone()
+            }],
+            ..ChangeSet::default()
+        };
+        let enabled = ChangeSet {
+            seq: 6,
+            tenants: vec![tenant.clone()],
+            ..ChangeSet::default()
+        };
+        d.apply(disabled);
+        d.apply(enabled);
+        assert_eq!(d.tenant_status(&tenant.id), Some(TenantStatus::Disabled));
+    }
+
+    #[test]
+    fn replace_forgets_what_the_new_database_does_not_have() {
+        let (tenant, app, secret) = world();
+        let d = Directory::default();
+        d.apply(ChangeSet {
+            seq: 10,
+            tenants: vec![tenant.clone()],
+            apps: vec![app.clone()],
+            secrets: vec![secret],
+            ..ChangeSet::default()
+        });
+        assert_eq!(secrets(&d, &app.client_id), 1);
+        d.replace(ChangeSet {
+            seq: 4,
+            tenants: vec![tenant],
+            apps: vec![app.clone()],
+            ..ChangeSet::default()
+        });
+        assert_eq!(d.seq(), 4);
+        assert_eq!(secrets(&d, &app.client_id), 0);
     }
 }
