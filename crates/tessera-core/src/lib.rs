@@ -25,6 +25,7 @@ pub mod model;
 pub mod role;
 pub mod secret;
 pub mod store;
+pub mod throttle;
 pub mod usage;
 
 #[cfg(feature = "testing")]
