@@ -6,18 +6,89 @@ use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// Largest request head (request line and headers). hyper answers 431 beyond it.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// Caps on open connections: each costs a task, buffers and a file descriptor, and without a
+/// cap one client could hold them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Open connections overall; at the cap, new ones wait in the listen backlog.
+    pub max_total: usize,
+    /// Open connections from one address (0: no cap). Past it, a new connection is closed at
+    /// once. Behind a load balancer every connection comes from it: raise or disable this there.
+    pub max_per_address: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_total: 10_000,
+            max_per_address: 500,
+        }
+    }
+}
+
+/// Open connections per address. The entry goes when its last connection closes, so the map
+/// holds at most `max_total` addresses.
+#[derive(Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One open connection of an address; dropping it releases the slot.
+struct AddressSlot(Arc<PerAddress>, IpAddr);
+
+impl PerAddress {
+    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            if *n == 0 {
+                m.remove(&ip);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot(self.clone(), ip))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut m = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown`
+/// completes.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+    serve_with_limits(listener, app, ConnectionLimits::default(), shutdown).await;
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish (for up
 /// to ten seconds).
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve_with_limits(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let total = Arc::new(Semaphore::new(limits.max_total.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_buf_size(MAX_HEAD_BYTES)
@@ -26,6 +97,13 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
         .header_read_timeout(Duration::from_secs(10));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            p = total.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             conn = listener.accept() => match conn {
                 Ok(c) => c,
@@ -38,6 +116,10 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             },
             () = &mut shutdown => break,
         };
+        let Some(slot) = per_address.acquire(peer.ip(), limits.max_per_address) else {
+            tracing::debug!("connection refused: too many open connections from one address");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let svc = app.clone().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
@@ -49,6 +131,7 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
+            drop((slot, permit));
         });
     }
     drop(listener);
