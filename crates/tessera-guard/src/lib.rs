@@ -25,11 +25,48 @@ use http::request::Parts;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tessera_proto::jws::{self, ClaimsError};
-use tessera_proto::{AccessTokenClaims, Algorithm, Jwks, RevocationFeed, RevocationList};
+use tessera_proto::{
+    AccessTokenClaims, Algorithm, Introspection, Jwks, RevocationFeed, RevocationList,
+};
+
+/// The largest JWKS the guard reads: a handful of keys is a few KiB.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The largest revocation-feed page the guard reads.
+pub const MAX_FEED_BYTES: usize = 8 * 1024 * 1024;
+/// The largest introspection answer the guard reads.
+const MAX_INTROSPECTION_BYTES: usize = 64 * 1024;
+
+/// What the guard does while it cannot follow the revocation feed (refused, unreachable,
+/// malformed) for longer than [`GuardConfig::feed_stale_after`]: it cannot know what was
+/// revoked meanwhile, so it never simply goes on accepting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StaleFeed {
+    /// Refuse every token with 503 until the feed answers again.
+    #[default]
+    Refuse,
+    /// Ask the issuer's introspection endpoint (RFC 7662) about each token, with the feed's
+    /// credentials; refuse when that fails too.
+    Introspect,
+}
+
+/// Whether the guard knows the current revocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedHealth {
+    /// No feed is configured: only signatures and claims are checked.
+    NotConfigured,
+    /// The feed answered within [`GuardConfig::feed_stale_after`].
+    Healthy,
+    /// The feed has not answered for longer than that; the guard acts per [`StaleFeed`].
+    Stale {
+        /// How long since the last good answer.
+        since: Duration,
+    },
+}
 
 /// Credentials of a client holding `introspect`, for the revocation feed.
 #[derive(Clone)]
@@ -67,6 +104,13 @@ pub struct GuardConfig {
     pub jwks_max_age: Duration,
     /// The revocation feed (`GET /oauth2/revocations`) and a client allowed to read it.
     pub feed: Option<(String, FeedCredentials)>,
+    /// The issuer's introspection endpoint, for [`StaleFeed::Introspect`].
+    pub introspection_uri: String,
+    /// How long the feed may go unanswered before the guard stops trusting its revocation list
+    /// (default 60 s).
+    pub feed_stale_after: Duration,
+    /// What to do then (default: refuse).
+    pub on_stale_feed: StaleFeed,
     /// How refusals look.
     pub style: ErrorStyle,
 }
@@ -77,6 +121,9 @@ impl GuardConfig {
         let issuer = issuer.trim_end_matches('/').to_owned();
         GuardConfig {
             jwks_uri: format!("{issuer}/oauth2/jwks"),
+            introspection_uri: format!("{issuer}/oauth2/introspect"),
+            feed_stale_after: Duration::from_secs(60),
+            on_stale_feed: StaleFeed::Refuse,
             issuer,
             audiences,
             algorithms: Algorithm::ALL.to_vec(),
@@ -94,6 +141,13 @@ impl GuardConfig {
         self
     }
 
+    /// What to do when the feed has been unhealthy for longer than `after`.
+    pub fn on_stale_feed(mut self, after: Duration, then: StaleFeed) -> GuardConfig {
+        self.feed_stale_after = after;
+        self.on_stale_feed = then;
+        self
+    }
+
     /// Answers refusals in `style`.
     pub fn with_style(mut self, style: ErrorStyle) -> GuardConfig {
         self.style = style;
@@ -107,6 +161,15 @@ pub enum GuardError {
     /// The JWKS could not be fetched or parsed.
     #[error("cannot fetch the JWKS from {uri}: {reason}")]
     Jwks {
+        /// The URL.
+        uri: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The first read of the revocation feed failed: without it the guard cannot tell revoked
+    /// tokens, so it does not start.
+    #[error("cannot read the revocation feed at {uri}: {reason}")]
+    Feed {
         /// The URL.
         uri: String,
         /// What failed.
@@ -135,6 +198,9 @@ pub enum Rejection {
     NotYetValid,
     /// Revoked.
     Revoked,
+    /// The revocation feed has been unhealthy for too long to know (503, not 401: the token
+    /// may be fine).
+    RevocationUnknown,
 }
 
 impl Rejection {
@@ -150,6 +216,16 @@ impl Rejection {
             Rejection::Expired => "the access token has expired",
             Rejection::NotYetValid => "the access token is not valid yet",
             Rejection::Revoked => "the access token has been revoked",
+            Rejection::RevocationUnknown => {
+                "token revocations cannot be checked right now; try again shortly"
+            }
+        }
+    }
+
+    fn refusal(self) -> Refusal {
+        match self {
+            Rejection::RevocationUnknown => Refusal::Unavailable(self.describe()),
+            other => Refusal::InvalidToken(other.describe()),
         }
     }
 }
@@ -167,6 +243,10 @@ struct Inner {
     http: reqwest::Client,
     /// One JWKS fetch at a time: concurrent unknown kids share it.
     fetching: tokio::sync::Mutex<()>,
+    /// When the revocation feed last answered well.
+    feed_ok_at: Mutex<Instant>,
+    /// Whether the stale state has been logged (once per outage).
+    stale_logged: AtomicBool,
 }
 
 /// Validates tessera access tokens. Cheap to clone.
@@ -200,7 +280,14 @@ impl Guard {
         let guard = Guard::with_keys(config, HashMap::new());
         guard.fetch_jwks().await?;
         if let Some((url, creds)) = guard.0.config.feed.clone() {
-            tokio::spawn(follow_feed(Arc::downgrade(&guard.0), url, creds));
+            // Serve nothing before the revocations are known.
+            let cursor = read_feed(&guard.0, &url, &creds, 0, 0)
+                .await
+                .map_err(|reason| GuardError::Feed {
+                    uri: url.clone(),
+                    reason,
+                })?;
+            tokio::spawn(follow_feed(Arc::downgrade(&guard.0), url, creds, cursor));
         }
         Ok(guard)
     }
@@ -225,7 +312,38 @@ impl Guard {
                 .build()
                 .unwrap_or_default(),
             fetching: tokio::sync::Mutex::new(()),
+            feed_ok_at: Mutex::new(Instant::now()),
+            stale_logged: AtomicBool::new(false),
         }))
+    }
+
+    /// Whether the guard knows the current revocations (for a health endpoint).
+    pub fn feed_health(&self) -> FeedHealth {
+        if self.0.config.feed.is_none() {
+            return FeedHealth::NotConfigured;
+        }
+        let since = self
+            .0
+            .feed_ok_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed();
+        if since > self.0.config.feed_stale_after {
+            FeedHealth::Stale { since }
+        } else {
+            FeedHealth::Healthy
+        }
+    }
+
+    fn feed_stale(&self) -> bool {
+        let stale = matches!(self.feed_health(), FeedHealth::Stale { .. });
+        if stale && !self.0.stale_logged.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                on_stale_feed = ?self.0.config.on_stale_feed,
+                "the revocation feed has not answered for longer than feed_stale_after; revocations are unknown"
+            );
+        }
+        stale
     }
 
     /// The configuration.
@@ -245,7 +363,7 @@ impl Guard {
             uri: uri.clone(),
             reason,
         };
-        let body = self
+        let res = self
             .0
             .http
             .get(&uri)
@@ -253,10 +371,8 @@ impl Guard {
             .await
             .map_err(|e| fail(e.to_string()))?
             .error_for_status()
-            .map_err(|e| fail(e.to_string()))?
-            .bytes()
-            .await
             .map_err(|e| fail(e.to_string()))?;
+        let body = read_limited(res, MAX_JWKS_BYTES).await.map_err(fail)?;
         let jwks: Jwks = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
         let keys = keys::index(&jwks, &self.0.config.algorithms);
         let mut cache = self.0.keys.write().unwrap_or_else(|e| e.into_inner());
@@ -265,8 +381,18 @@ impl Guard {
         Ok(())
     }
 
-    /// Validates a token with the keys at hand; `Err(UnknownKey)` when its kid is not cached.
+    /// Validates a token with the keys at hand; `Err(UnknownKey)` when its kid is not cached,
+    /// `Err(RevocationUnknown)` while the revocation feed is stale.
     pub fn verify_cached(&self, token: &str) -> Result<AccessTokenClaims, Rejection> {
+        let claims = self.verify_offline(token)?;
+        if self.0.config.feed.is_some() && self.feed_stale() {
+            return Err(Rejection::RevocationUnknown);
+        }
+        Ok(claims)
+    }
+
+    /// Signature, claims and the known revocations, whatever the feed's health.
+    fn verify_offline(&self, token: &str) -> Result<AccessTokenClaims, Rejection> {
         let cfg = &self.0.config;
         let parsed = jws::parse(token).ok_or(Rejection::Malformed)?;
         if !cfg.algorithms.contains(&parsed.header.alg) {
@@ -308,8 +434,55 @@ impl Guard {
     }
 
     /// Validates a token, refetching the JWKS once when its kid is unknown (at most once per
-    /// `refetch_interval`, so forged kids cannot make the guard hammer the issuer).
+    /// `refetch_interval`, so forged kids cannot make the guard hammer the issuer). While the
+    /// revocation feed is stale, it refuses or introspects as configured.
     pub async fn verify(&self, token: &str) -> Result<AccessTokenClaims, Rejection> {
+        match self.verify_fetching(token).await {
+            Err(Rejection::RevocationUnknown)
+                if self.0.config.on_stale_feed == StaleFeed::Introspect =>
+            {
+                let claims = self.verify_offline(token)?;
+                match self.introspect(token).await {
+                    Ok(true) => Ok(claims),
+                    Ok(false) => Err(Rejection::Revoked),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "introspection fallback failed");
+                        Err(Rejection::RevocationUnknown)
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Asks the issuer whether a token is active (RFC 7662), with the feed's credentials.
+    async fn introspect(&self, token: &str) -> Result<bool, String> {
+        let Some((_, creds)) = &self.0.config.feed else {
+            return Err("no credentials for introspection".into());
+        };
+        let res = self
+            .0
+            .http
+            .post(&self.0.config.introspection_uri)
+            .timeout(Duration::from_secs(5))
+            .header(http::header::AUTHORIZATION, basic(creds))
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !res.status().is_success() {
+            return Err(format!("introspection answered {}", res.status()));
+        }
+        let body = read_limited(res, MAX_INTROSPECTION_BYTES).await?;
+        let answer: Introspection = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        Ok(answer.active)
+    }
+
+    async fn verify_fetching(&self, token: &str) -> Result<AccessTokenClaims, Rejection> {
         self.maybe_refresh_jwks();
         match self.verify_cached(token) {
             Err(Rejection::UnknownKey) => {}
@@ -366,52 +539,90 @@ impl Guard {
     }
 }
 
+fn basic(creds: &FeedCredentials) -> String {
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", creds.client_id, creds.client_secret));
+    format!("Basic {auth}")
+}
+
+/// Reads a response body, refusing more than `max` bytes (before reading, when the
+/// Content-Length already says so).
+async fn read_limited(mut res: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if res.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("the answer exceeds {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer exceeds {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads one page of the revocation feed after `cursor`, waiting up to `wait` seconds for a
+/// record, and applies it; returns the next cursor. Follows `more` pages at once.
+async fn read_feed(
+    inner: &Inner,
+    url: &str,
+    creds: &FeedCredentials,
+    mut cursor: i64,
+    wait: u64,
+) -> Result<i64, String> {
+    loop {
+        let res = inner
+            .http
+            .get(url)
+            .query(&[("since", cursor.to_string()), ("wait", wait.to_string())])
+            .header(http::header::AUTHORIZATION, basic(creds))
+            .send()
+            .await
+            .map_err(|e| format!("unreachable: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("refused with {}", res.status()));
+        }
+        let body = read_limited(res, MAX_FEED_BYTES).await?;
+        let feed: RevocationFeed =
+            serde_json::from_slice(&body).map_err(|e| format!("malformed answer: {e}"))?;
+        {
+            let mut list = inner.revoked.write().unwrap_or_else(|e| e.into_inner());
+            list.apply(&feed.revocations);
+        }
+        cursor = feed.cursor;
+        *inner.feed_ok_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        if inner.stale_logged.swap(false, Ordering::Relaxed) {
+            tracing::info!("the revocation feed answers again");
+        }
+        if !feed.more {
+            return Ok(cursor);
+        }
+    }
+}
+
 /// Long-polls the revocation feed until the guard is dropped.
-async fn follow_feed(guard: Weak<Inner>, url: String, creds: FeedCredentials) {
-    let mut cursor = 0i64;
+async fn follow_feed(guard: Weak<Inner>, url: String, creds: FeedCredentials, mut cursor: i64) {
     let mut last_purge = Instant::now();
     loop {
         let Some(inner) = guard.upgrade() else {
             return;
         };
-        let auth = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", creds.client_id, creds.client_secret));
-        let req = inner
-            .http
-            .get(&url)
-            .query(&[("since", cursor.to_string()), ("wait", "25".into())])
-            .header(http::header::AUTHORIZATION, format!("Basic {auth}"));
-        drop(inner);
-        match req.send().await {
-            Ok(res) if res.status().is_success() => {
-                match res.bytes().await.map_err(|e| e.to_string()).and_then(|b| {
-                    serde_json::from_slice::<RevocationFeed>(&b).map_err(|e| e.to_string())
-                }) {
-                    Ok(feed) => {
-                        let Some(inner) = guard.upgrade() else {
-                            return;
-                        };
-                        let mut list = inner.revoked.write().unwrap_or_else(|e| e.into_inner());
-                        list.apply(&feed.revocations);
-                        if last_purge.elapsed() > Duration::from_secs(60) {
-                            list.purge(now_secs());
-                            last_purge = Instant::now();
-                        }
-                        cursor = feed.cursor;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "malformed revocation feed answer");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+        // Long enough to be cheap, short enough that a healthy feed never looks stale.
+        let wait = (inner.config.feed_stale_after.as_secs() / 3).clamp(1, 25);
+        let result = read_feed(&inner, &url, &creds, cursor, wait).await;
+        match result {
+            Ok(next) => {
+                cursor = next;
+                if last_purge.elapsed() > Duration::from_secs(60) {
+                    let mut list = inner.revoked.write().unwrap_or_else(|e| e.into_inner());
+                    list.purge(now_secs());
+                    last_purge = Instant::now();
                 }
             }
-            Ok(res) => {
-                tracing::warn!(status = %res.status(), "revocation feed refused");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "revocation feed unreachable");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tracing::warn!(error = %e, "cannot read the revocation feed");
+                drop(inner);
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
@@ -499,7 +710,7 @@ where
                     req.extensions_mut().insert(style);
                     inner.call(req).await
                 }
-                Err(r) => Ok(style.respond(&Refusal::InvalidToken(r.describe()))),
+                Err(r) => Ok(style.respond(&r.refusal())),
             }
         })
     }

@@ -1,7 +1,7 @@
 //! The 401 and 403 answers, in the shape each API's clients expect.
 
 use axum_core::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 
@@ -42,12 +42,30 @@ pub enum Refusal {
     InvalidToken(&'static str),
     /// A valid token without the scope the route needs.
     InsufficientScope(String),
+    /// The guard cannot tell whether the token was revoked (its revocation feed is stale): 503,
+    /// so that clients retry rather than discard a token that may be fine.
+    Unavailable(&'static str),
 }
 
 impl ErrorStyle {
     /// The response for a refusal.
     pub fn respond(self, refusal: &Refusal) -> Response {
         let (status, body, challenge) = match (self, refusal) {
+            (ErrorStyle::Rfc6750, Refusal::Unavailable(why)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": "temporarily_unavailable", "error_description": why}),
+                None,
+            ),
+            (ErrorStyle::PaySecureZ, Refusal::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"statusCode": 503, "message": "Service Unavailable", "error": "Token validation is temporarily unavailable"}),
+                None,
+            ),
+            (ErrorStyle::IposPays, Refusal::Unavailable(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"errorCode": "AUTH_ERR_503", "errorMessage": "Token validation is temporarily unavailable, please try again."}),
+                None,
+            ),
             (ErrorStyle::Rfc6750, Refusal::InvalidToken(why)) => (
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "invalid_token", "error_description": why}),
@@ -86,6 +104,12 @@ impl ErrorStyle {
                         "Forbidden Access",
                         "Access to this resource is forbidden",
                     ),
+                    Refusal::Unavailable(_) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "service-unavailable",
+                        "Service Unavailable",
+                        "Token validation is temporarily unavailable",
+                    ),
                 };
                 (
                     status,
@@ -109,6 +133,9 @@ impl ErrorStyle {
         let mut res = (status, body.to_string()).into_response();
         let h = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(WWW_AUTHENTICATE, c);
         }

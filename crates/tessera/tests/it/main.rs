@@ -10,6 +10,7 @@
 mod cli;
 mod dialects;
 mod guard;
+mod hardening;
 mod harness;
 mod jwt;
 mod manage;
