@@ -9,12 +9,31 @@ use tessera_core::master::MasterKey;
 /// The environment variable that holds the master key.
 pub const ENV: &str = "TESSERA_MASTER_KEY";
 
+/// Refuses a key file that others than its owner may read: whoever reads it can forge every
+/// digest and unseal every signing key.
+fn check_private(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by group or others (mode {:03o}); run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Resolves the master key for `database_url`.
 pub fn resolve(database_url: &str, create: bool) -> Result<MasterKey> {
     if let Ok(v) = std::env::var(ENV) {
-        return MasterKey::parse(&v).map_err(|e| anyhow::anyhow!("{ENV}: {e}"));
+        return MasterKey::parse(&v).context(ENV);
     }
-    let Some(dir) = crate::config::data_dir(database_url) else {
+    let Some(dir) = crate::database::data_dir(database_url) else {
         bail!(
             "{ENV} is not set; it is required with a PostgreSQL database (every node needs the same key)"
         );
@@ -22,8 +41,9 @@ pub fn resolve(database_url: &str, create: bool) -> Result<MasterKey> {
     let path = dir.join("master.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
+            check_private(&path)?;
             return MasterKey::parse(&text)
-                .map_err(|e| anyhow::anyhow!("master key file {}: {e}", path.display()));
+                .with_context(|| format!("master key file {}", path.display()));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),

@@ -33,9 +33,17 @@ fn an_acknowledged_change_is_in_effect_on_that_node_at_once() {
     let r = srv.token_basic(&owner, "grant_type=client_credentials");
     assert_eq!(r.status, 200, "{}", r.text);
     let bearer = format!("Bearer {}", s(&r.json()["access_token"]));
-    let base = format!("/gateway/{gid}/appregistration/{}/appsecret", owner.client_id);
+    let base = format!(
+        "/gateway/{gid}/appregistration/{}/appsecret",
+        owner.client_id
+    );
     for i in 0..200 {
-        let r = srv.post(&base, "application/json", vec![], &[("authorization", &bearer)]);
+        let r = srv.post(
+            &base,
+            "application/json",
+            vec![],
+            &[("authorization", &bearer)],
+        );
         assert_eq!(r.status, 200, "round {i}: {}", r.text);
         let v = r.json();
         let fresh = Client {
@@ -45,7 +53,11 @@ fn an_acknowledged_change_is_in_effect_on_that_node_at_once() {
             secret: s(&v["secret"]),
         };
         let r = srv.token_basic(&fresh, "grant_type=client_credentials");
-        assert_eq!(r.status, 200, "round {i}: a new secret was refused: {}", r.text);
+        assert_eq!(
+            r.status, 200,
+            "round {i}: a new secret was refused: {}",
+            r.text
+        );
         let r = srv
             .http
             .delete(srv.url(&format!("{base}/{}", fresh.secret_id)))
@@ -54,7 +66,11 @@ fn an_acknowledged_change_is_in_effect_on_that_node_at_once() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 204, "round {i}");
         let r = srv.token_basic(&fresh, "grant_type=client_credentials");
-        assert_eq!(r.status, 401, "round {i}: a deleted secret still works: {}", r.text);
+        assert_eq!(
+            r.status, 401,
+            "round {i}: a deleted secret still works: {}",
+            r.text
+        );
     }
 }
 
@@ -68,7 +84,10 @@ fn a_change_counter_that_goes_backwards_reloads_everything() {
     let b = env.client("merchant");
     let srv = env.serve();
     for c in [&a, &b] {
-        assert_eq!(srv.token_basic(c, "grant_type=client_credentials").status, 200);
+        assert_eq!(
+            srv.token_basic(c, "grant_type=client_credentials").status,
+            200
+        );
     }
     // The "restored" database: an older counter, and b's secret gone in that history.
     sql(
@@ -82,7 +101,10 @@ fn a_change_counter_that_goes_backwards_reloads_everything() {
     srv.eventually(Duration::from_secs(3), || {
         srv.token_basic(&b, "grant_type=client_credentials").status == 401
     });
-    assert_eq!(srv.token_basic(&a, "grant_type=client_credentials").status, 200);
+    assert_eq!(
+        srv.token_basic(&a, "grant_type=client_credentials").status,
+        200
+    );
     assert!(
         srv.log_text().contains("went backwards"),
         "the reload is not logged"
@@ -236,7 +258,10 @@ fn the_guard_falls_back_to_introspection_while_its_feed_is_down() {
         "/oauth2/revoke",
         "application/x-www-form-urlencoded",
         format!("token={revoked}").into_bytes(),
-        &[("authorization", &crate::harness::basic(&gw.client_id, &gw.secret))],
+        &[(
+            "authorization",
+            &crate::harness::basic(&gw.client_id, &gw.secret),
+        )],
     );
     assert_eq!(r.status, 200, "{}", r.text);
     std::thread::sleep(Duration::from_millis(2500));
@@ -245,4 +270,33 @@ fn the_guard_falls_back_to_introspection_while_its_feed_is_down() {
     // The issuer gone as well: nothing can be checked, so nothing is accepted.
     srv.kill9();
     assert_eq!(whoami(&api, &kept), 503);
+}
+
+/// A master key file that group or others can read stops the server with one line that says
+/// how to fix it; nothing is served.
+#[test]
+fn a_master_key_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.client("merchant");
+    let key = env.dir.path().join("master.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env
+        .command()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "it served: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Fixed as told, it starts.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let srv = env.serve();
+    assert_eq!(srv.get("/healthz").status, 200);
 }
