@@ -94,6 +94,10 @@ pub enum TokenError {
     /// scope granted by the resource owner."
     #[error("the requested scope is not granted to this client: {0}")]
     InvalidScope(String),
+    /// The token was to act for a tenant that is not a direct, active child of the client's
+    /// tenant.
+    #[error("tenant {0} is not an active child tenant of the client's tenant")]
+    BindingRefused(crate::ids::TenantId),
     /// No key can sign tokens of the requested algorithm.
     #[error("no signing key is available")]
     NoSigningKey,

@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt;
 use std::sync::Arc;
-use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ScopeSet};
+use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ExtraClaims, ScopeSet};
 use time::{Duration, OffsetDateTime};
 
 /// A client id and a presented secret. `Debug` never prints the secret.
@@ -66,13 +66,11 @@ pub struct Grant {
     pub ttl: Option<Duration>,
     /// Signature algorithm; `None` means the configured default.
     pub alg: Option<Algorithm>,
-    /// Bind the token to a business application: a direct child tenant of the client's tenant,
-    /// which must be active. The `scope` claim is then the application's id (Banked).
-    pub bound_to: Option<TenantId>,
-    /// The `userId` claim (Basiq `CLIENT_ACCESS`).
-    pub user_id: Option<String>,
-    /// Add the `uniqueId` claim: the client's tenant id (iPOSpays).
-    pub unique_id: bool,
+    /// The `scope` claim, for a dialect whose tokens name something other than the granted
+    /// scopes there; `None` means the granted scopes, space-delimited.
+    pub scope_claim: Option<String>,
+    /// Claims added beside the registered ones (a dialect's own, such as Basiq's `userId`).
+    pub claims: ExtraClaims,
 }
 
 /// A signed token and what the response needs to say about it.
@@ -263,18 +261,6 @@ impl Issuer {
                 s
             }
         };
-        let business_application_id = match grant.bound_to {
-            None => None,
-            Some(child) => {
-                let ok = self.directory.tenant(&child).is_some_and(|t| {
-                    t.parent_id == Some(client.tenant_id) && t.status == TenantStatus::Active
-                });
-                if !ok {
-                    return Err(TokenError::InvalidScope(child.to_string()));
-                }
-                Some(child.to_string())
-            }
-        };
         let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
         let alg = grant.alg.unwrap_or(self.config.alg);
         let keys = self.keyring.snapshot();
@@ -293,14 +279,10 @@ impl Issuer {
             // 128 random bits in 22 base64url characters: as unique as a UUID, 14 bytes shorter
             // in every token.
             jti: URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
-            scope: business_application_id
-                .clone()
-                .unwrap_or_else(|| scope.to_string()),
+            scope: grant.scope_claim.unwrap_or_else(|| scope.to_string()),
             tenant_id: client.tenant_id.to_string(),
             secret_id: client.secret_id.to_string(),
-            user_id: grant.user_id,
-            unique_id: grant.unique_id.then(|| client.tenant_id.to_string()),
-            business_application_id,
+            extra: grant.claims,
         };
         let access_token = key.sign_jwt(&claims).map_err(TokenError::Internal)?;
         Ok(IssuedToken {
@@ -309,6 +291,23 @@ impl Issuer {
             scope,
             expires_in: ttl.whole_seconds(),
         })
+    }
+
+    /// Checks that `child` is a direct, active child tenant of the client's tenant, for a token
+    /// that acts for it (a business application of a partner, say).
+    pub fn check_child(
+        &self,
+        client: &AuthenticatedClient,
+        child: TenantId,
+    ) -> Result<(), TokenError> {
+        let ok = self.directory.tenant(&child).is_some_and(|t| {
+            t.parent_id == Some(client.tenant_id) && t.status == TenantStatus::Active
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(TokenError::BindingRefused(child))
+        }
     }
 
     /// Re-checks the client behind a token this server issued: the token is not revoked, and its

@@ -488,9 +488,7 @@ mod tests {
                 scope: "x".into(),
                 tenant_id: "t".into(),
                 secret_id: "k".into(),
-                user_id: None,
-                unique_id: None,
-                business_application_id: None,
+                extra: Default::default(),
             };
             let jwt = k.sign_jwt(&claims).unwrap();
             assert_eq!(jwt.split('.').count(), 3);

@@ -44,9 +44,7 @@ fn claims() -> AccessTokenClaims {
         scope: "transactions:process".into(),
         tenant_id: "tenant".into(),
         secret_id: "secret".into(),
-        user_id: None,
-        unique_id: None,
-        business_application_id: None,
+        extra: Default::default(),
     }
 }
 

@@ -163,15 +163,131 @@ pub struct AccessTokenClaims {
     pub tenant_id: String,
     /// The secret that authenticated the request, so that deleting it can revoke what it minted.
     pub secret_id: String,
-    /// Basiq: the user a `CLIENT_ACCESS` token acts for.
-    #[serde(rename = "userId", skip_serializing_if = "Option::is_none", default)]
-    pub user_id: Option<String>,
-    /// iPOSpays: the identifier of the merchant account (the tenant id).
-    #[serde(rename = "uniqueId", skip_serializing_if = "Option::is_none", default)]
-    pub unique_id: Option<String>,
-    /// Banked: the business application (a child tenant) a scoped token is bound to.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub business_application_id: Option<String>,
+    /// Claims a wire dialect adds beside these (Basiq's `userId`, iPOSpays' `uniqueId`, ...),
+    /// in the order they were added. Empty for the standard endpoint, where it costs nothing.
+    #[serde(flatten)]
+    pub extra: ExtraClaims,
+}
+
+/// The claims this crate's [`AccessTokenClaims`] names itself, and the other registered JWT
+/// claims (RFC 7519 §4.1, RFC 9068 §2.2): an extra claim may not take any of these names, or a
+/// token would carry the name twice and verifiers would disagree on which one counts.
+pub const RESERVED_CLAIMS: [&str; 18] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "tenant_id",
+    "secret_id",
+    "auth_time",
+    "acr",
+    "amr",
+    "roles",
+    "groups",
+    "entitlements",
+    "cnf",
+];
+
+/// An extra claim was given a reserved name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedClaim(pub String);
+
+impl fmt::Display for ReservedClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is a reserved claim name", self.0)
+    }
+}
+
+impl std::error::Error for ReservedClaim {}
+
+/// Claims beyond the registered ones, flattened into the token's claims. A `Vec` rather than a
+/// map: it does not allocate while empty (the standard endpoint never adds one), it keeps the
+/// order claims were added in, and a token carries one or two of them at most.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExtraClaims(Vec<(String, serde_json::Value)>);
+
+impl ExtraClaims {
+    /// Adds (or replaces) a claim; reserved names are refused.
+    pub fn insert(
+        &mut self,
+        name: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Result<(), ReservedClaim> {
+        let name = name.into();
+        if RESERVED_CLAIMS.contains(&name.as_str()) {
+            return Err(ReservedClaim(name));
+        }
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+        Ok(())
+    }
+
+    /// A claim's value.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// A claim's value when it is a string.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(serde_json::Value::as_str)
+    }
+
+    /// Whether a claim of this name is there.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Whether there is no extra claim.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The claims, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &serde_json::Value)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl Serialize for ExtraClaims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtraClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ExtraClaims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of claims")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ExtraClaims, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    v.push(entry);
+                }
+                Ok(ExtraClaims(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// A public JSON Web Key (RFC 7517 §4), as published in the JWKS.
@@ -365,6 +481,55 @@ mod tests {
         assert!(one.contains("x"));
         let many: Audience = serde_json::from_str("[\"x\",\"y\"]").unwrap();
         assert!(many.contains("y") && !many.contains("z"));
+    }
+
+    fn claims(extra: ExtraClaims) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            client_id: "s".into(),
+            aud: Audience::One("a".into()),
+            exp: 2,
+            iat: 1,
+            nbf: 1,
+            jti: "j".into(),
+            scope: "x".into(),
+            tenant_id: "t".into(),
+            secret_id: "k".into(),
+            extra,
+        }
+    }
+
+    #[test]
+    fn extra_claims_follow_the_registered_ones_and_round_trip() {
+        let plain = serde_json::to_string(&claims(ExtraClaims::default())).unwrap();
+        assert_eq!(
+            plain,
+            r#"{"iss":"i","sub":"s","client_id":"s","aud":"a","exp":2,"iat":1,"nbf":1,"jti":"j","scope":"x","tenant_id":"t","secret_id":"k"}"#
+        );
+        let mut extra = ExtraClaims::default();
+        extra.insert("userId", "u").unwrap();
+        extra.insert("n", 3).unwrap();
+        let c = claims(extra);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(
+            json.ends_with(r#""secret_id":"k","userId":"u","n":3}"#),
+            "{json}"
+        );
+        let back: AccessTokenClaims = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.extra.get_str("userId"), Some("u"));
+        let plain: AccessTokenClaims = serde_json::from_str(&plain).unwrap();
+        assert!(plain.extra.is_empty());
+    }
+
+    #[test]
+    fn extra_claims_refuse_reserved_names() {
+        let mut extra = ExtraClaims::default();
+        for name in ["scope", "iss", "client_id", "tenant_id"] {
+            assert_eq!(extra.insert(name, "x"), Err(ReservedClaim(name.into())));
+        }
+        assert!(extra.is_empty());
     }
 }
 

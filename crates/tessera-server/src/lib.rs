@@ -13,6 +13,7 @@ pub mod manage;
 pub mod oauth;
 pub mod serve;
 pub mod state;
+pub mod toolkit;
 pub mod wellknown;
 
 use axum::Router;

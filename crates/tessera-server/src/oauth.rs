@@ -6,10 +6,10 @@
 //! revoke its own tokens; a client whose role holds `introspect` (the `resource-server` role)
 //! may introspect every token of its tenant and its child tenants, and read the feed.
 
-use crate::dialects::rfc6749::{ErrorCode, OAuthError, authenticate_client, no_store, read_form};
 use crate::form::{AuthorizationHeader, Form, Peer, basic_credentials};
 use crate::state::AppState;
-use axum::Json;
+use crate::toolkit::oauth2::{ErrorCode, OAuthError, authenticate_client};
+use crate::toolkit::{no_store, read_form};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -43,7 +43,7 @@ async fn token_request(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(AuthenticatedClient, Form), OAuthError> {
-    let form = read_form(headers, body, &[]).await?;
+    let form = read_form::<OAuthError>(headers, body, &[]).await?;
     let (caller, form) = client(state, peer, headers, form)?;
     if form.get("token").is_none() {
         return Err(OAuthError::bad(
@@ -56,9 +56,7 @@ async fn token_request(
 
 /// A JSON answer that must not be cached.
 fn json_no_store<T: serde::Serialize>(value: T) -> Response {
-    let mut res = Json(value).into_response();
-    no_store(res.headers_mut());
-    res
+    crate::toolkit::json_no_store(StatusCode::OK, &value)
 }
 
 /// `POST /oauth2/introspect` (RFC 7662).

@@ -3,10 +3,11 @@
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use tessera_core::proto::Algorithm;
 use tessera_core::role::RoleCatalog;
-use tessera_server::dialects::config::{Common, DialectsConfig};
+use tessera_server::dialects::config::DialectsConfig;
 
 /// The config file.
 #[derive(Debug, Default, Deserialize)]
@@ -36,161 +37,18 @@ pub struct FileConfig {
     pub dialects: DialectsFile,
 }
 
-/// `[dialects.*]`: every key optional; absent keys keep the seed documents' defaults.
+/// `[dialects.NAME]`: every key optional; absent keys keep the seed documents' defaults. Each
+/// dialect reads its own section (`tessera_server::dialects::REGISTRY` lists them and their
+/// keys), so unknown sections and keys are still errors.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DialectsFile {
-    /// `[dialects.basys]`.
-    pub basys: BasysFile,
-    /// `[dialects.basiq]`.
-    pub basiq: BasiqFile,
-    /// `[dialects.paysecurez]`.
-    pub paysecurez: CommonFile,
-    /// `[dialects.ipospays]`.
-    pub ipospays: IposFile,
-    /// `[dialects.banked]`.
-    pub banked: CommonFile,
-}
-
-/// Settings every dialect has.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CommonFile {
-    /// Serve the dialect (default true).
-    pub enabled: Option<bool>,
-    /// Path prefix such as "/basiq" (default: the document's paths).
-    pub prefix: Option<String>,
-    /// Token lifetime in seconds (default: the document's).
-    pub token_ttl_seconds: Option<u32>,
-}
-
-/// `[dialects.basys]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BasysFile {
-    /// See [`CommonFile`].
-    pub enabled: Option<bool>,
-    /// See [`CommonFile`].
-    pub prefix: Option<String>,
-    /// See [`CommonFile`].
-    pub token_ttl_seconds: Option<u32>,
-    /// The resource id (a UUID): `resource` of the response and `aud` of the token.
-    pub resource_id: Option<uuid::Uuid>,
-    /// The resource URI that `scope` names (plus "/.default"); default issuer/resource_id.
-    pub resource_uri: Option<String>,
-}
-
-/// `[dialects.basiq]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BasiqFile {
-    /// See [`CommonFile`].
-    pub enabled: Option<bool>,
-    /// See [`CommonFile`].
-    pub prefix: Option<String>,
-    /// See [`CommonFile`].
-    pub token_ttl_seconds: Option<u32>,
-    /// Accepted `basiq-version` values (default 2.0, 2.1, 3.0).
-    pub versions: Option<Vec<String>>,
-}
-
-/// `[dialects.ipospays]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IposFile {
-    /// See [`CommonFile`].
-    pub enabled: Option<bool>,
-    /// See [`CommonFile`].
-    pub prefix: Option<String>,
-    /// Default `jwtTokenExpiryMinutes`, in seconds (default 86400).
-    pub token_ttl_seconds: Option<u32>,
-    /// Signature algorithm (default RS256, as in the document).
-    pub algorithm: Option<String>,
-}
-
-fn apply_common(
-    name: &str,
-    c: &mut Common,
-    enabled: Option<bool>,
-    prefix: &Option<String>,
-    ttl: Option<u32>,
-) -> Result<()> {
-    if let Some(e) = enabled {
-        c.enabled = e;
-    }
-    if let Some(p) = prefix {
-        let p = p.trim_end_matches('/');
-        if !p.is_empty() && (!p.starts_with('/') || p.contains(['{', '}', '*', '?', '#'])) {
-            bail!("dialects.{name}.prefix must be a path starting with '/'");
-        }
-        c.prefix = p.to_owned();
-    }
-    if let Some(t) = ttl {
-        if t == 0 {
-            bail!("dialects.{name}.token_ttl_seconds must be at least 1");
-        }
-        c.token_ttl = time::Duration::seconds(i64::from(t));
-    }
-    Ok(())
-}
+#[serde(transparent)]
+pub struct DialectsFile(BTreeMap<String, serde_json::Value>);
 
 impl DialectsFile {
     /// The dialect settings: the defaults with this file's overrides.
     pub fn resolve(&self) -> Result<DialectsConfig> {
-        let mut d = DialectsConfig::default();
-        let b = &self.basys;
-        apply_common(
-            "basys",
-            &mut d.basys,
-            b.enabled,
-            &b.prefix,
-            b.token_ttl_seconds,
-        )?;
-        if let Some(id) = b.resource_id {
-            d.basys_resource_id = id;
-        }
-        d.basys_resource_uri = b.resource_uri.clone();
-        let q = &self.basiq;
-        apply_common(
-            "basiq",
-            &mut d.basiq,
-            q.enabled,
-            &q.prefix,
-            q.token_ttl_seconds,
-        )?;
-        if let Some(v) = &q.versions {
-            d.basiq_versions = v.clone();
-        }
-        let p = &self.paysecurez;
-        apply_common(
-            "paysecurez",
-            &mut d.paysecurez,
-            p.enabled,
-            &p.prefix,
-            p.token_ttl_seconds,
-        )?;
-        let i = &self.ipospays;
-        apply_common(
-            "ipospays",
-            &mut d.ipospays,
-            i.enabled,
-            &i.prefix,
-            i.token_ttl_seconds,
-        )?;
-        if let Some(a) = &i.algorithm {
-            d.ipospays_alg = a
-                .parse::<Algorithm>()
-                .map_err(|e| anyhow::anyhow!("dialects.ipospays.algorithm: {e}"))?;
-        }
-        let k = &self.banked;
-        apply_common(
-            "banked",
-            &mut d.banked,
-            k.enabled,
-            &k.prefix,
-            k.token_ttl_seconds,
-        )?;
-        Ok(d)
+        let sections = self.0.iter().map(|(name, s)| (name.as_str(), s));
+        Ok(DialectsConfig::from_sections(sections)?)
     }
 }
 
@@ -306,17 +164,3 @@ impl FileConfig {
 
 /// The default database: SQLite under `./tessera-data`.
 pub const DEFAULT_DATABASE: &str = "sqlite://tessera-data/tessera.db";
-
-/// The directory that holds the master key file: the SQLite database's directory.
-pub fn data_dir(database_url: &str) -> Option<PathBuf> {
-    let path = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or(path);
-    let parent = Path::new(path).parent()?;
-    Some(if parent.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        parent.to_path_buf()
-    })
-}

@@ -45,7 +45,7 @@ async fn batches(Claims(c): Claims) -> Json<Value> {
 }
 
 async fn accounts(Claims(c): Claims) -> Json<Value> {
-    Json(json!({"user": c.user_id, "accounts": []}))
+    Json(json!({"user": c.extra.get("userId"), "accounts": []}))
 }
 
 async fn users(Claims(c): Claims) -> Json<Value> {

@@ -8,12 +8,13 @@
 //! otherwise). `GET /business_applications` lists the partner's business applications for an
 //! unscoped partner token. Errors in the OAuth2 format (RFC 6749 §5.2, RFC 6750 §3.1).
 
-use super::rfc6749::{ErrorCode, OAuthError, parse_client_credentials, token_json};
-use crate::form::Peer;
+use super::config::common_only;
+use super::{Dialect, default_algorithm};
 use crate::form::bearer_token;
 use crate::state::AppState;
+use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
+use crate::toolkit::token_json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,6 +30,18 @@ use tessera_core::proto::{Scope, ScopeSet};
 
 /// The scope a role needs to use this dialect, and the scope of an unscoped token.
 pub const PARTNER_SCOPE: &str = "partner";
+
+/// The config section and registry name.
+pub const NAME: &str = "banked";
+
+/// This dialect in the registry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    default_ttl: time::Duration::seconds(7_200),
+    routes,
+    algorithm: default_algorithm,
+    configure: common_only,
+};
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {
@@ -50,16 +63,15 @@ fn partner_scope() -> ScopeSet {
     Scope::parse(PARTNER_SCOPE).into_iter().collect()
 }
 
+/// The business application a token is bound to.
+pub const BINDING_CLAIM: &str = "business_application_id";
+
 async fn token(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    ClientCredentials(req, _): ClientCredentials,
 ) -> Result<Response, OAuthError> {
-    let (state, headers) = (&state, &headers);
-    let req = parse_client_credentials(peer, headers, body, &[]).await?;
-    let requested = req.form.get("scope").map(str::to_owned);
-    let bound_to = match &requested {
+    let requested = req.form.get("scope");
+    let bound_to = match requested {
         None => None,
         Some(s) => Some(s.parse::<TenantId>().map_err(|_| {
             OAuthError::bad(
@@ -68,31 +80,44 @@ async fn token(
             )
         })?),
     };
-    let grant = Grant {
+    let refused = |e: TokenError| match e {
+        // The partner scope is missing from the client's role: not a partner.
+        TokenError::InvalidScope(_) if bound_to.is_none() => {
+            OAuthError::from_token(TokenError::UnauthorizedClient, req.basic)
+        }
+        TokenError::InvalidScope(_) | TokenError::BindingRefused(_) => OAuthError::bad(
+            ErrorCode::InvalidScope,
+            "scope is not an active business application of this partner",
+        ),
+        other => OAuthError::from_token(other, req.basic),
+    };
+    let now = state.clock.now();
+    let client = state
+        .issuer
+        .authenticate(req.credentials(), now)
+        .map_err(refused)?;
+    let mut grant = Grant {
         scope: Some(partner_scope()),
-        ttl: Some(state.config.dialects.banked.token_ttl),
-        bound_to,
+        ttl: Some(state.config.dialects.common(NAME).token_ttl),
         ..Grant::default()
     };
-    let issued = state
-        .issuer
-        .token(req.credentials(), grant)
-        .map_err(|e| match e {
-            // The partner scope is missing from the client's role: not a partner.
-            TokenError::InvalidScope(_) if bound_to.is_none() => {
-                OAuthError::from_token(TokenError::UnauthorizedClient, req.basic)
-            }
-            TokenError::InvalidScope(_) => OAuthError::bad(
-                ErrorCode::InvalidScope,
-                "scope is not an active business application of this partner",
-            ),
-            other => OAuthError::from_token(other, req.basic),
-        })?;
+    if let Some(child) = bound_to {
+        // A bound token names its business application in `scope` as well (for a bound token
+        // the scope check and the binding check answer alike, so their order does not show).
+        state.issuer.check_child(&client, child).map_err(refused)?;
+        let id = child.to_string();
+        grant.scope_claim = Some(id.clone());
+        grant
+            .claims
+            .insert(BINDING_CLAIM, id)
+            .map_err(|e| OAuthError::internal(e.to_string()))?;
+    }
+    let issued = state.issuer.issue(&client, grant, now).map_err(refused)?;
     Ok(token_json(&BankedToken {
         access_token: &issued.access_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
-        scope: requested.as_deref().unwrap_or(PARTNER_SCOPE),
+        scope: requested.unwrap_or(PARTNER_SCOPE),
         created_at: issued.claims.iat,
     }))
 }
@@ -141,7 +166,7 @@ async fn business_applications(State(state): State<AppState>, headers: HeaderMap
             "the access token has been revoked",
         );
     };
-    let unscoped_partner = claims.business_application_id.is_none()
+    let unscoped_partner = !claims.extra.contains(BINDING_CLAIM)
         && ScopeSet::parse(&claims.scope).is_ok_and(|s| s.contains(PARTNER_SCOPE))
         && client.role_scopes.contains(PARTNER_SCOPE);
     if !unscoped_partner {

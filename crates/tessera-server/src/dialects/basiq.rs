@@ -10,14 +10,17 @@
 //! the requested scope), `parameter-not-valid` 404 for a deleted account, and
 //! `internal-server-error` 500.
 
-use super::rfc6749::{no_store, token_json};
-use crate::error::InternalCause;
-use crate::form::Peer;
+use super::config::{ConfigError, DialectsConfig, read_section};
+use super::{Dialect, default_algorithm};
 use crate::form::{
-    AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, basic_credentials,
-    has_media_type, read_body,
+    AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, Peer, basic_credentials,
+    has_media_type,
 };
 use crate::state::AppState;
+use crate::toolkit::{
+    BodyRejection, FORM, FormRejection, JSON, JsonError, JsonField, JsonRejection, error_response,
+    json_field, parse_json_object, read_body, token_json,
+};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -26,11 +29,38 @@ use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use tessera_core::ids::ClientId;
 use tessera_core::issue::{Credentials, Grant};
 use tessera_core::proto::{Scope, ScopeSet};
 use tessera_core::{AuthFailure, TokenError};
+
+/// The config section and registry name.
+pub const NAME: &str = "basiq";
+
+/// This dialect in the registry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    default_ttl: time::Duration::seconds(3_600),
+    routes,
+    algorithm: default_algorithm,
+    configure,
+};
+
+/// `[dialects.basiq]` beyond the common keys.
+#[derive(Default, serde::Deserialize)]
+struct OwnKeys {
+    /// Accepted `basiq-version` values (default 2.0, 2.1, 3.0).
+    versions: Option<Vec<String>>,
+}
+
+fn configure(d: &mut DialectsConfig, name: &str, section: &Value) -> Result<(), ConfigError> {
+    const KEYS: &[&str] = &["enabled", "prefix", "token_ttl_seconds", "versions"];
+    let own: OwnKeys = read_section(d, name, KEYS, section)?;
+    if let Some(v) = own.versions {
+        d.basiq_versions = v;
+    }
+    Ok(())
+}
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {
@@ -126,14 +156,80 @@ impl IntoResponse for BasiqError {
             "correlationId": uuid::Uuid::new_v4().to_string(),
             "data": [item],
         });
-        let mut res = (self.status, axum::Json(body)).into_response();
-        no_store(res.headers_mut());
-        if let Some(c) = self.cause {
-            res.extensions_mut().insert(InternalCause(Arc::new(c)));
-        }
-        res
+        error_response(self.status, &body, self.cause)
     }
 }
+
+impl BodyRejection for BasiqError {
+    fn body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => BasiqError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid-request",
+                "Invalid request.",
+                format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
+                Source::None,
+            ),
+            BodyError::Read => BasiqError::request("The request body could not be read", None),
+        }
+    }
+}
+
+/// Basiq takes either body, so one wording serves both readers.
+fn unsupported_media_type() -> BasiqError {
+    BasiqError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "invalid-request",
+        "Invalid request.",
+        "The body must be application/x-www-form-urlencoded or application/json",
+        Source::Header("Content-Type"),
+    )
+}
+
+impl FormRejection for BasiqError {
+    fn media_type(_: &'static str) -> Self {
+        unsupported_media_type()
+    }
+
+    fn form(e: FormError) -> Self {
+        match e {
+            FormError::Malformed => {
+                BasiqError::request("The request body is not a valid form", None)
+            }
+            FormError::Duplicate(_) => {
+                BasiqError::request("A parameter is included more than once", None)
+            }
+        }
+    }
+}
+
+impl JsonRejection for BasiqError {
+    fn media_type(_: &'static str) -> Self {
+        unsupported_media_type()
+    }
+
+    fn json(e: JsonError) -> Self {
+        match e {
+            JsonError::Syntax => BasiqError::request("The request body is not valid JSON", None),
+            JsonError::NotObject => {
+                BasiqError::request("The request body must be a JSON object", None)
+            }
+        }
+    }
+}
+
+fn internal_error() -> BasiqError {
+    BasiqError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-server-error",
+        "Internal Server Error.",
+        "An unexpected condition was encountered",
+        Source::None,
+    )
+}
+
+/// The user a `CLIENT_ACCESS` token acts for: a body parameter and a claim of this name.
+pub const USER_CLAIM: &str = "userId";
 
 #[derive(Serialize)]
 struct BasiqToken<'a> {
@@ -154,11 +250,10 @@ fn json_string(
     obj: &serde_json::Map<String, Value>,
     key: &'static str,
 ) -> Result<Option<String>, BasiqError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(BasiqError::request(
+    match json_field(obj, key) {
+        JsonField::Absent | JsonField::Text("") => Ok(None),
+        JsonField::Text(s) => Ok(Some(s.to_owned())),
+        JsonField::Other(_) => Err(BasiqError::request(
             format!("{key} must be a string"),
             Some(key),
         )),
@@ -169,43 +264,23 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<Params, BasiqError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Params::default());
     }
-    if has_media_type(headers, "application/json") {
-        let v: Value = serde_json::from_slice(body)
-            .map_err(|_| BasiqError::request("The request body is not valid JSON", None))?;
-        let Value::Object(obj) = v else {
-            return Err(BasiqError::request(
-                "The request body must be a JSON object",
-                None,
-            ));
-        };
+    if has_media_type(headers, JSON) {
+        let obj = parse_json_object::<BasiqError>(body)?;
         return Ok(Params {
             scope: json_string(&obj, "scope")?,
-            user_id: json_string(&obj, "userId")?,
+            user_id: json_string(&obj, USER_CLAIM)?,
             grant_type: json_string(&obj, "grant_type")?,
         });
     }
-    if has_media_type(headers, "application/x-www-form-urlencoded") {
-        let form = Form::parse(body, &[]).map_err(|e| match e {
-            FormError::Malformed => {
-                BasiqError::request("The request body is not a valid form", None)
-            }
-            FormError::Duplicate(_) => {
-                BasiqError::request("A parameter is included more than once", None)
-            }
-        })?;
+    if has_media_type(headers, FORM) {
+        let form = Form::parse(body, &[]).map_err(<BasiqError as FormRejection>::form)?;
         return Ok(Params {
             scope: form.get("scope").map(str::to_owned),
-            user_id: form.get("userId").map(str::to_owned),
+            user_id: form.get(USER_CLAIM).map(str::to_owned),
             grant_type: form.get("grant_type").map(str::to_owned),
         });
     }
-    Err(BasiqError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "invalid-request",
-        "Invalid request.",
-        "The body must be application/x-www-form-urlencoded or application/json",
-        Source::Header("Content-Type"),
-    ))
+    Err(unsupported_media_type())
 }
 
 async fn token(
@@ -250,16 +325,7 @@ async fn token(
         }
         AuthorizationHeader::Basic(c) => c,
     };
-    let body = read_body(headers, body).await.map_err(|e| match e {
-        BodyError::TooLarge => BasiqError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid-request",
-            "Invalid request.",
-            format!("The request body exceeds {MAX_BODY_BYTES} bytes"),
-            Source::None,
-        ),
-        BodyError::Read => BasiqError::request("The request body could not be read", None),
-    })?;
+    let body = read_body::<BasiqError>(headers, body).await?;
     let p = params(headers, &body)?;
     if p.grant_type
         .as_deref()
@@ -293,12 +359,20 @@ async fn token(
     }
     let client_id: ClientId = creds.id.parse().map_err(|_| BasiqError::invalid_grant())?;
     let requested: ScopeSet = Scope::parse(scope).into_iter().collect();
-    let grant = Grant {
+    let mut grant = Grant {
         scope: Some(requested),
-        ttl: Some(d.basiq.token_ttl),
-        user_id: p.user_id,
+        ttl: Some(d.common(NAME).token_ttl),
         ..Grant::default()
     };
+    if let Some(user) = p.user_id {
+        grant
+            .claims
+            .insert(USER_CLAIM, user)
+            .map_err(|e| BasiqError {
+                cause: Some(e.to_string()),
+                ..internal_error()
+            })?;
+    }
     let issued = state
         .issuer
         .token(
@@ -331,7 +405,9 @@ async fn token(
                     Source::Header("Authorization"),
                 )
             }
-            TokenError::InvalidScope(_) | TokenError::UnauthorizedClient => BasiqError::new(
+            TokenError::InvalidScope(_)
+            | TokenError::BindingRefused(_)
+            | TokenError::UnauthorizedClient => BasiqError::new(
                 StatusCode::FORBIDDEN,
                 "access-denied",
                 "Access denied.",
@@ -340,13 +416,7 @@ async fn token(
             ),
             TokenError::NoSigningKey | TokenError::Internal(_) => BasiqError {
                 cause: Some(e.to_string()),
-                ..BasiqError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal-server-error",
-                    "Internal Server Error.",
-                    "An unexpected condition was encountered",
-                    Source::None,
-                )
+                ..internal_error()
             },
         })?;
     Ok(token_json(&BasiqToken {

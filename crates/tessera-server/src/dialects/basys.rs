@@ -5,18 +5,59 @@
 //! `scope=<resource URI>/.default`. The response adds `not_before`, `expires_on` (epoch seconds)
 //! and `resource` (the resource id, also the token's `aud`). Errors in the OAuth2 format.
 
-use super::rfc6749::{ErrorCode, OAuthError, parse_client_credentials, token_json};
-use crate::form::Peer;
+use super::config::{ConfigError, DialectsConfig, read_section};
+use super::{Dialect, default_algorithm};
 use crate::state::AppState;
+use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
+use crate::toolkit::token_json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
-use http::HeaderMap;
 use serde::Serialize;
 use tessera_core::issue::Grant;
 use tessera_core::proto::Audience;
+
+/// The config section and registry name.
+pub const NAME: &str = "basys";
+
+/// This dialect in the registry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    default_ttl: time::Duration::seconds(10_080),
+    routes,
+    algorithm: default_algorithm,
+    configure,
+};
+
+/// `[dialects.basys]` beyond the common keys.
+#[derive(Default, serde::Deserialize)]
+struct OwnKeys {
+    /// The resource id (a UUID): `resource` of the response and `aud` of the token.
+    resource_id: Option<uuid::Uuid>,
+    /// The resource URI that `scope` names (plus "/.default"); default issuer/resource_id.
+    resource_uri: Option<String>,
+}
+
+fn configure(
+    d: &mut DialectsConfig,
+    name: &str,
+    section: &serde_json::Value,
+) -> Result<(), ConfigError> {
+    const KEYS: &[&str] = &[
+        "enabled",
+        "prefix",
+        "token_ttl_seconds",
+        "resource_id",
+        "resource_uri",
+    ];
+    let own: OwnKeys = read_section(d, name, KEYS, section)?;
+    if let Some(id) = own.resource_id {
+        d.basys_resource_id = id;
+    }
+    d.basys_resource_uri = own.resource_uri;
+    Ok(())
+}
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {
@@ -45,13 +86,9 @@ pub fn resource_uri(state: &AppState) -> String {
 
 async fn token(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    ClientCredentials(req, _): ClientCredentials,
 ) -> Result<Response, OAuthError> {
-    let (state, headers) = (&state, &headers);
-    let req = parse_client_credentials(peer, headers, body, &[]).await?;
-    let expected = format!("{}/.default", resource_uri(state));
+    let expected = format!("{}/.default", resource_uri(&state));
     match req.form.get("scope") {
         None => {
             return Err(OAuthError::bad(
@@ -70,7 +107,7 @@ async fn token(
     let d = &state.config.dialects;
     let grant = Grant {
         audience: Some(Audience::One(d.basys_resource_id.to_string())),
-        ttl: Some(d.basys.token_ttl),
+        ttl: Some(d.common(NAME).token_ttl),
         ..Grant::default()
     };
     let issued = state

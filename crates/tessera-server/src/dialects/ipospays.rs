@@ -13,26 +13,57 @@
 //! AUTH_ERR_010 ("Invalid expiry time.") is tessera's, for a `jwtTokenExpiryMinutes` that is not
 //! an integer; the document has no code for it.
 
-use super::rfc6749::{no_store, token_json};
-use crate::error::InternalCause;
-use crate::form::Peer;
-use crate::form::{has_media_type, read_body};
+use super::Dialect;
+use super::config::{ConfigError, DialectsConfig, read_section};
+use crate::form::{BodyError, Peer};
 use crate::state::AppState;
+use crate::toolkit::{
+    BodyRejection, JsonError, JsonField, JsonObject, JsonRejection, error_response, json_field,
+    token_json,
+};
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 use tessera_core::TokenError;
 use tessera_core::ids::ClientId;
-use tessera_core::issue::{Credentials, Grant, IssuedToken};
+use tessera_core::issue::{AuthenticatedClient, Credentials, Grant, IssuedToken};
 use tessera_core::keys::VerifyError;
-use tessera_core::proto::{Scope, ScopeSet};
+use tessera_core::proto::{Algorithm, ExtraClaims, Scope, ScopeSet};
 use time::Duration;
+
+/// The config section and registry name.
+pub const NAME: &str = "ipospays";
+
+/// This dialect in the registry. Its lifetime is the default of `jwtTokenExpiryMinutes`.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    default_ttl: Duration::seconds(86_400),
+    routes,
+    algorithm: |d| Some(d.ipospays_alg),
+    configure,
+};
+
+/// `[dialects.ipospays]` beyond the common keys.
+#[derive(Default, serde::Deserialize)]
+struct OwnKeys {
+    /// Signature algorithm (default RS256, as in the document).
+    algorithm: Option<String>,
+}
+
+fn configure(d: &mut DialectsConfig, name: &str, section: &Value) -> Result<(), ConfigError> {
+    const KEYS: &[&str] = &["enabled", "prefix", "token_ttl_seconds", "algorithm"];
+    let own: OwnKeys = read_section(d, name, KEYS, section)?;
+    if let Some(a) = own.algorithm {
+        d.ipospays_alg = a
+            .parse::<Algorithm>()
+            .map_err(|e| ConfigError(format!("dialects.{name}.algorithm: {e}")))?;
+    }
+    Ok(())
+}
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {
@@ -137,22 +168,44 @@ struct ErrorBody {
 impl IntoResponse for IposError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        let mut res = (
-            status,
-            axum::Json(ErrorBody {
-                error_code: code,
-                error_message: message,
-            }),
-        )
-            .into_response();
-        no_store(res.headers_mut());
-        if self == IposError::Internal {
-            res.extensions_mut()
-                .insert(InternalCause(Arc::new("token signing failed".into())));
-        }
-        res
+        let body = ErrorBody {
+            error_code: code,
+            error_message: message,
+        };
+        let cause = (self == IposError::Internal).then(|| "token signing failed".to_owned());
+        error_response(status, &body, cause)
     }
 }
+
+/// A body that cannot be read or parsed contributes nothing: the field checks then report what
+/// is missing in the document's terms. This rejection is therefore never sent.
+#[derive(Debug)]
+struct Unreadable;
+
+impl IntoResponse for Unreadable {
+    fn into_response(self) -> Response {
+        StatusCode::BAD_REQUEST.into_response()
+    }
+}
+
+impl BodyRejection for Unreadable {
+    fn body(_: BodyError) -> Self {
+        Unreadable
+    }
+}
+
+impl JsonRejection for Unreadable {
+    fn media_type(_: &'static str) -> Self {
+        Unreadable
+    }
+
+    fn json(_: JsonError) -> Self {
+        Unreadable
+    }
+}
+
+/// The request body, when it is a JSON object.
+type Body = Result<JsonObject<Unreadable>, Unreadable>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -169,18 +222,10 @@ struct Fields {
 }
 
 impl Fields {
-    async fn read(headers: &HeaderMap, body: Body) -> Fields {
-        let mut json = serde_json::Map::new();
-        if has_media_type(headers, "application/json") {
-            // A body that cannot be read or parsed contributes nothing; the field checks below
-            // then report what is missing in the document's terms.
-            if let Ok(bytes) = read_body(headers, body).await
-                && let Ok(Value::Object(o)) = serde_json::from_slice(&bytes)
-            {
-                json = o;
-            }
+    fn new(body: Body) -> Fields {
+        Fields {
+            json: body.map(|JsonObject(o, _)| o).unwrap_or_default(),
         }
-        Fields { json }
     }
 
     /// A field as text: a non-empty header, else a JSON string, number or boolean.
@@ -191,10 +236,10 @@ impl Fields {
                 return Some(v.to_owned());
             }
         }
-        match self.json.get(name)? {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+        match json_field(&self.json, name) {
+            JsonField::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            JsonField::Other(Value::Number(n)) => Some(n.to_string()),
+            JsonField::Other(Value::Bool(b)) => Some(b.to_string()),
             _ => None,
         }
     }
@@ -225,10 +270,34 @@ fn respond(issued: &IssuedToken, now_ms: i128) -> Response {
     })
 }
 
+/// The merchant account (the client's tenant id), a claim of every iPOSpays token.
+pub const MERCHANT_CLAIM: &str = "uniqueId";
+
+fn grant(
+    client: &AuthenticatedClient,
+    scope: ScopeSet,
+    ttl: Duration,
+    alg: Algorithm,
+) -> Result<Grant, IposError> {
+    let mut claims = ExtraClaims::default();
+    claims
+        .insert(MERCHANT_CLAIM, client.tenant_id.to_string())
+        .map_err(|_| IposError::Internal)?;
+    Ok(Grant {
+        scope: Some(scope),
+        ttl: Some(ttl),
+        alg: Some(alg),
+        claims,
+        ..Grant::default()
+    })
+}
+
 fn map_issue_error(e: TokenError) -> IposError {
     match e {
         TokenError::InvalidClient(_) => IposError::InvalidCredentials,
-        TokenError::InvalidScope(_) | TokenError::UnauthorizedClient => IposError::InvalidScope,
+        TokenError::InvalidScope(_)
+        | TokenError::BindingRefused(_)
+        | TokenError::UnauthorizedClient => IposError::InvalidScope,
         TokenError::NoSigningKey | TokenError::Internal(_) => IposError::Internal,
     }
 }
@@ -239,7 +308,7 @@ async fn authenticate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let f = Fields::read(&headers, body).await;
+    let f = Fields::new(body);
     match authenticate_inner(&state, peer, &headers, &f) {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -260,7 +329,7 @@ fn authenticate_inner(
     let d = &state.config.dialects;
     let ttl = expiry(
         f.get(headers, "jwtTokenExpiryMinutes"),
-        d.ipospays.token_ttl,
+        d.common(NAME).token_ttl,
         state.config.max_token_ttl,
     )?;
     let scope: ScopeSet = scope
@@ -286,13 +355,7 @@ fn authenticate_inner(
             now,
         )
         .map_err(map_issue_error)?;
-    let grant = Grant {
-        scope: Some(scope),
-        ttl: Some(ttl),
-        alg: Some(d.ipospays_alg),
-        unique_id: true,
-        ..Grant::default()
-    };
+    let grant = grant(&client, scope, ttl, d.ipospays_alg)?;
     let issued = state
         .issuer
         .issue(&client, grant, now)
@@ -301,7 +364,7 @@ fn authenticate_inner(
 }
 
 async fn refresh(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let f = Fields::read(&headers, body).await;
+    let f = Fields::new(body);
     match refresh_inner(&state, &headers, &f) {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -324,7 +387,7 @@ fn refresh_inner(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Re
             VerifyError::Expired => IposError::TokenNoLongerValid,
         })?;
     // Only iPOSpays tokens are refreshed here: they are the ones that carry uniqueId.
-    if claims.unique_id.is_none() {
+    if !claims.extra.contains(MERCHANT_CLAIM) {
         return Err(IposError::InvalidToken);
     }
     let client = state
@@ -332,13 +395,8 @@ fn refresh_inner(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Re
         .reauthenticate(&claims, now)
         .map_err(|_| IposError::TokenNoLongerValid)?;
     let scope = ScopeSet::parse(&claims.scope).map_err(|_| IposError::InvalidToken)?;
-    let grant = Grant {
-        scope: Some(scope),
-        ttl: Some(Duration::seconds(claims.exp - claims.iat)),
-        alg: Some(state.config.dialects.ipospays_alg),
-        unique_id: true,
-        ..Grant::default()
-    };
+    let ttl = Duration::seconds(claims.exp - claims.iat);
+    let grant = grant(&client, scope, ttl, state.config.dialects.ipospays_alg)?;
     let issued = state
         .issuer
         .issue(&client, grant, now)

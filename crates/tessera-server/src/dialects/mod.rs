@@ -1,5 +1,10 @@
 //! Wire dialects: one module per token API. Each parses its requests into core calls and renders
 //! the core's answers and errors in its own shape, in one place.
+//!
+//! The standard endpoint ([`rfc6749`]) is always served. The provider dialects are listed once,
+//! in [`REGISTRY`]: the router, the configuration (`[dialects.NAME]`), its validation and the key
+//! ring's needs (the longest lifetime, the extra algorithms) all read that table, so adding a
+//! dialect is its module, its line here and its tests.
 
 pub mod banked;
 pub mod basiq;
@@ -11,25 +16,55 @@ pub mod rfc6749;
 
 use crate::state::AppState;
 use axum::Router;
+use config::{ConfigError, DialectsConfig};
+use serde_json::Value;
+use tessera_core::proto::Algorithm;
+use time::Duration;
+
+/// A provider dialect, as the router, the configuration and the key ring see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// Its name: the config section `[dialects.NAME]`.
+    pub name: &'static str,
+    /// Its token lifetime unless configured: the document's.
+    pub default_ttl: Duration,
+    /// Its routes, at the document's paths (the configured prefix is added around them).
+    pub routes: fn() -> Router<AppState>,
+    /// The algorithm its tokens are signed with, when it is not the deployment's default.
+    pub algorithm: fn(&DialectsConfig) -> Option<Algorithm>,
+    /// Reads its config section: the common keys (see [`config::common_only`]) and its own.
+    pub configure: fn(&mut DialectsConfig, &str, &Value) -> Result<(), ConfigError>,
+}
+
+/// For [`Dialect::algorithm`]: the deployment's algorithm.
+pub fn default_algorithm(_: &DialectsConfig) -> Option<Algorithm> {
+    None
+}
+
+/// Every provider dialect, in the order their routes are merged.
+pub const REGISTRY: [Dialect; 5] = [
+    basys::DIALECT,
+    basiq::DIALECT,
+    paysecurez::DIALECT,
+    ipospays::DIALECT,
+    banked::DIALECT,
+];
 
 /// The routes of every enabled provider dialect, each under its prefix.
-pub fn routes(config: &config::DialectsConfig) -> Router<AppState> {
+pub fn routes(config: &DialectsConfig) -> Router<AppState> {
     let mut r = Router::new();
-    let mut add = |common: &config::Common, routes: Router<AppState>| {
+    for dialect in &REGISTRY {
+        let common = config.common(dialect.name);
         if !common.enabled {
-            return;
+            continue;
         }
+        let routes = (dialect.routes)();
         let prefix = common.prefix.trim_end_matches('/');
-        r = std::mem::take(&mut r).merge(if prefix.is_empty() {
+        r = r.merge(if prefix.is_empty() {
             routes
         } else {
             Router::new().nest(prefix, routes)
         });
-    };
-    add(&config.basys, basys::routes());
-    add(&config.basiq, basiq::routes());
-    add(&config.paysecurez, paysecurez::routes());
-    add(&config.ipospays, ipospays::routes());
-    add(&config.banked, banked::routes());
+    }
     r
 }

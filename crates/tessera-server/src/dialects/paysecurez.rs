@@ -4,23 +4,35 @@
 //! The document recommends a new token per transaction, so this path is as lean as the standard
 //! endpoint: one small JSON parse, then the same in-memory authentication and one signature.
 
-use super::rfc6749::token_json;
-use crate::error::InternalCause;
-use crate::form::Peer;
-use crate::form::{BodyError, MAX_BODY_BYTES, has_media_type, read_body};
+use super::config::common_only;
+use super::{Dialect, default_algorithm};
+use crate::form::{BodyError, MAX_BODY_BYTES, Peer};
 use crate::state::AppState;
+use crate::toolkit::{
+    BodyRejection, JsonError, JsonField, JsonObject, JsonRejection, error_response, json_field,
+    token_json,
+};
 use axum::Router;
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::Serialize;
-use serde_json::Value;
-use std::sync::Arc;
 use tessera_core::TokenError;
 use tessera_core::ids::ClientId;
 use tessera_core::issue::{Credentials, Grant};
+
+/// The config section and registry name.
+pub const NAME: &str = "paysecurez";
+
+/// This dialect in the registry.
+pub const DIALECT: Dialect = Dialect {
+    name: NAME,
+    default_ttl: time::Duration::seconds(1_800),
+    routes,
+    algorithm: default_algorithm,
+    configure: common_only,
+};
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {
@@ -68,12 +80,35 @@ impl IntoResponse for PszError {
             message: self.status.canonical_reason().unwrap_or("Error"),
             error: &self.error,
         };
-        let mut res = (self.status, axum::Json(body)).into_response();
-        super::rfc6749::no_store(res.headers_mut());
-        if let Some(c) = self.cause {
-            res.extensions_mut().insert(InternalCause(Arc::new(c)));
+        error_response(self.status, &body, self.cause)
+    }
+}
+
+impl BodyRejection for PszError {
+    fn body(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => PszError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body exceeds {MAX_BODY_BYTES} bytes"),
+            ),
+            BodyError::Read => PszError::bad("Request body could not be read"),
         }
-        res
+    }
+}
+
+impl JsonRejection for PszError {
+    fn media_type(expected: &'static str) -> Self {
+        PszError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Type must be {expected}"),
+        )
+    }
+
+    fn json(e: JsonError) -> Self {
+        PszError::bad(match e {
+            JsonError::Syntax => "Request body is not valid JSON",
+            JsonError::NotObject => "Request body must be a JSON object",
+        })
     }
 }
 
@@ -84,48 +119,29 @@ struct PszToken<'a> {
     token_type: &'static str,
 }
 
-fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Result<&'a str, PszError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Err(PszError::bad(format!("{name} is required"))),
-        Some(Value::String(s)) if s.is_empty() => {
-            Err(PszError::bad(format!("{name} must not be empty")))
-        }
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(PszError::bad(format!("{name} must be a string"))),
+fn field<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Result<&'a str, PszError> {
+    match json_field(obj, name) {
+        JsonField::Absent => Err(PszError::bad(format!("{name} is required"))),
+        JsonField::Text("") => Err(PszError::bad(format!("{name} must not be empty"))),
+        JsonField::Text(s) => Ok(s),
+        JsonField::Other(_) => Err(PszError::bad(format!("{name} must be a string"))),
     }
 }
 
 async fn token(
     State(state): State<AppState>,
     peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    JsonObject(obj, _): JsonObject<PszError>,
 ) -> Result<Response, PszError> {
-    let (state, headers) = (&state, &headers);
-    if !has_media_type(headers, "application/json") {
-        return Err(PszError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json",
-        ));
-    }
-    let body = read_body(headers, body).await.map_err(|e| match e {
-        BodyError::TooLarge => PszError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body exceeds {MAX_BODY_BYTES} bytes"),
-        ),
-        BodyError::Read => PszError::bad("Request body could not be read"),
-    })?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|_| PszError::bad("Request body is not valid JSON"))?;
-    let Value::Object(obj) = value else {
-        return Err(PszError::bad("Request body must be a JSON object"));
-    };
     let client_id = field(&obj, "client_id")?;
     let secret = field(&obj, "client_secret")?;
     let client_id: ClientId = client_id.parse().map_err(|_| PszError::unauthorized())?;
     let d = &state.config.dialects;
     let grant = Grant {
-        ttl: Some(d.paysecurez.token_ttl),
+        ttl: Some(d.common(NAME).token_ttl),
         ..Grant::default()
     };
     let issued = state
@@ -140,7 +156,9 @@ async fn token(
         )
         .map_err(|e| match e {
             TokenError::InvalidClient(_) => PszError::unauthorized(),
-            TokenError::UnauthorizedClient | TokenError::InvalidScope(_) => PszError::new(
+            TokenError::UnauthorizedClient
+            | TokenError::InvalidScope(_)
+            | TokenError::BindingRefused(_) => PszError::new(
                 StatusCode::FORBIDDEN,
                 "The client is not allowed to obtain tokens",
             ),
