@@ -39,7 +39,9 @@ async fn main() -> Result<()> {
         Arc::new(RoleCatalog::default()),
         Arc::new(SystemClock),
         SecretPolicy::default(),
-    );
+        Arc::default(),
+    )
+    .acting_as(tessera_core::audit::Actor::cli());
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for i in 0..n {
         let t = admin

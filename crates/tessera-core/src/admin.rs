@@ -1,6 +1,11 @@
 //! Administrative operations on tenants, applications and secrets. The CLI and the management API
 //! both call these; they differ only in how they parse input and render output.
+//!
+//! Reads are on [`Admin`]; changes only on the [`ActingAdmin`] that [`Admin::acting_as`] returns,
+//! which audits each of them, success or failure, in the name of its [`Actor`]: no front end can
+//! change anything without saying who does it, and none writes audit records by hand.
 
+use crate::audit::{Actor, AuditBuffer, Outcome};
 use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::ids::{ClientId, SecretId, TenantId};
@@ -11,6 +16,7 @@ use crate::model::{
 use crate::role::RoleCatalog;
 use crate::secret::{Pepper, SecretValue};
 use crate::store::{Store, StoreError};
+use std::ops::Deref;
 use std::sync::Arc;
 use tessera_proto::{Revocation, RevocationKind};
 use time::Duration;
@@ -60,7 +66,7 @@ pub struct CreatedSecret {
     pub value: SecretValue,
 }
 
-/// The administrative service.
+/// The administrative service: reads, and [`Admin::acting_as`] for changes.
 #[derive(Clone)]
 pub struct Admin {
     store: Arc<dyn Store>,
@@ -69,6 +75,7 @@ pub struct Admin {
     clock: Arc<dyn Clock>,
     policy: SecretPolicy,
     max_token_ttl: Duration,
+    audit: Arc<AuditBuffer>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -87,13 +94,14 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
 }
 
 impl Admin {
-    /// The service over a store.
+    /// The service over a store; every change is noted in `audit`, which the caller appends.
     pub fn new(
         store: Arc<dyn Store>,
         pepper: Pepper,
         catalog: Arc<RoleCatalog>,
         clock: Arc<dyn Clock>,
         policy: SecretPolicy,
+        audit: Arc<AuditBuffer>,
     ) -> Self {
         Admin {
             store,
@@ -102,6 +110,15 @@ impl Admin {
             clock,
             policy,
             max_token_ttl: Duration::hours(24),
+            audit,
+        }
+    }
+
+    /// The changes `actor` may make, each audited in its name.
+    pub fn acting_as(&self, actor: Actor) -> ActingAdmin {
+        ActingAdmin {
+            admin: self.clone(),
+            actor,
         }
     }
 
@@ -132,7 +149,7 @@ impl Admin {
     }
 
     /// Revokes one token by its jti until `exp` (RFC 7009).
-    pub async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
+    async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
         let r = Revocation {
             kind: RevocationKind::Jti,
             id: jti.to_owned(),
@@ -153,8 +170,13 @@ impl Admin {
         self.store.clone()
     }
 
+    /// The tenant of a live application, for the audit record of a change to it.
+    async fn tenant_of(&self, app: ClientId) -> Option<TenantId> {
+        self.store.get_app(app).await.ok().map(|a| a.tenant_id)
+    }
+
     /// Creates a tenant.
-    pub async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
+    async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
         let name = validate_name("name", &n.name).map_err(CoreError::Invalid)?;
         let kind = validate_label("kind", n.kind.as_deref().unwrap_or("merchant"))
             .map_err(CoreError::Invalid)?;
@@ -194,7 +216,7 @@ impl Admin {
     }
 
     /// Disables, enables or deletes a tenant. Deletion is final.
-    pub async fn set_tenant_status(
+    async fn set_tenant_status(
         &self,
         id: TenantId,
         status: TenantStatus,
@@ -214,7 +236,7 @@ impl Admin {
     }
 
     /// Creates an application of a live tenant with a role from the catalog.
-    pub async fn create_app(
+    async fn create_app(
         &self,
         tenant: TenantId,
         name: &str,
@@ -261,7 +283,7 @@ impl Admin {
     }
 
     /// Disables, enables or deletes an application; deletion takes its secrets with it.
-    pub async fn set_app_status(
+    async fn set_app_status(
         &self,
         id: ClientId,
         status: AppStatus,
@@ -281,7 +303,7 @@ impl Admin {
 
     /// Creates a secret, valid for `days` (default from the policy). Refused when the
     /// application already has the maximum number of unexpired secrets.
-    pub async fn create_secret(
+    async fn create_secret(
         &self,
         app: ClientId,
         name: &str,
@@ -324,7 +346,7 @@ impl Admin {
     }
 
     /// Renames an application.
-    pub async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, CoreError> {
+    async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, CoreError> {
         let name = validate_name("name", name).map_err(CoreError::Invalid)?;
         self.store
             .rename_app(id, &name)
@@ -335,7 +357,7 @@ impl Admin {
     /// Rotates a secret: creates a new one (same name, default lifetime) and cuts the old one's
     /// expiry to now + `grace`, in one transaction, so that an integration can switch over
     /// without downtime. The new secret counts against the limit like any other.
-    pub async fn rotate_secret(
+    async fn rotate_secret(
         &self,
         app: ClientId,
         old: SecretId,
@@ -418,7 +440,7 @@ impl Admin {
     }
 
     /// Deletes one secret of one application.
-    pub async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
+    async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
         // "Deleting applications and secrets will break any existing integrations leveraging
         // them" (Basys): at once, not when their tokens happen to expire.
         let revoke = self.revocation(RevocationKind::Secret, id.to_string(), true);
@@ -426,6 +448,154 @@ impl Admin {
             .delete_secret(app, id, Some(&revoke))
             .await
             .map_err(not_found("secret"))
+    }
+}
+
+/// The administrative changes, made on behalf of one [`Actor`]. Each is audited: the record names
+/// the tenant concerned and the object (its id), and whether the change was made.
+#[derive(Debug, Clone)]
+pub struct ActingAdmin {
+    admin: Admin,
+    actor: Actor,
+}
+
+impl Deref for ActingAdmin {
+    type Target = Admin;
+
+    fn deref(&self) -> &Admin {
+        &self.admin
+    }
+}
+
+impl ActingAdmin {
+    /// Who makes the changes.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    fn record<T>(
+        &self,
+        action: &str,
+        tenant: Option<TenantId>,
+        target: Option<String>,
+        r: &Result<T, CoreError>,
+    ) {
+        let at = self.admin.clock.now();
+        let event = self.actor.event(at, action, tenant, target, Outcome::of(r));
+        self.admin.audit.record(event);
+    }
+
+    /// Revokes one of the actor's own tokens by its jti until `exp` (RFC 7009).
+    pub async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
+        let r = self.admin.revoke_token(jti, exp).await;
+        self.record("token.revoke", self.actor.tenant, Some(jti.to_owned()), &r);
+        r
+    }
+
+    /// Creates a tenant.
+    pub async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
+        let r = self.admin.create_tenant(n).await;
+        let id = r.as_ref().ok().map(|t| t.id);
+        self.record("tenant.create", id, id.map(|i| i.to_string()), &r);
+        r
+    }
+
+    /// Disables, enables or deletes a tenant. Deletion is final.
+    pub async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, CoreError> {
+        let r = self.admin.set_tenant_status(id, status).await;
+        let action = match status {
+            TenantStatus::Active => "tenant.enable",
+            TenantStatus::Disabled => "tenant.disable",
+            TenantStatus::Deleted => "tenant.delete",
+        };
+        self.record(action, Some(id), Some(id.to_string()), &r);
+        r
+    }
+
+    /// Creates an application of a live tenant with a role from the catalog.
+    pub async fn create_app(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        role: &str,
+    ) -> Result<Application, CoreError> {
+        let r = self.admin.create_app(tenant, name, role).await;
+        let target = r.as_ref().ok().map(|a| a.client_id.to_string());
+        self.record("application.create", Some(tenant), target, &r);
+        r
+    }
+
+    /// Disables, enables or deletes an application; deletion takes its secrets with it.
+    pub async fn set_app_status(
+        &self,
+        id: ClientId,
+        status: AppStatus,
+    ) -> Result<Application, CoreError> {
+        let r = self.admin.set_app_status(id, status).await;
+        let action = match status {
+            AppStatus::Active => "application.enable",
+            AppStatus::Disabled => "application.disable",
+            AppStatus::Deleted => "application.delete",
+        };
+        let tenant = match &r {
+            Ok(a) => Some(a.tenant_id),
+            Err(_) => self.admin.tenant_of(id).await,
+        };
+        self.record(action, tenant, Some(id.to_string()), &r);
+        r
+    }
+
+    /// Renames an application.
+    pub async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, CoreError> {
+        let r = self.admin.rename_app(id, name).await;
+        let tenant = match &r {
+            Ok(a) => Some(a.tenant_id),
+            Err(_) => self.admin.tenant_of(id).await,
+        };
+        self.record("application.rename", tenant, Some(id.to_string()), &r);
+        r
+    }
+
+    /// Creates a secret, valid for `days` (default from the policy). Refused when the
+    /// application already has the maximum number of unexpired secrets.
+    pub async fn create_secret(
+        &self,
+        app: ClientId,
+        name: &str,
+        days: Option<u32>,
+    ) -> Result<CreatedSecret, CoreError> {
+        let tenant = self.admin.tenant_of(app).await;
+        let r = self.admin.create_secret(app, name, days).await;
+        let target = r.as_ref().ok().map(|s| s.meta.id.to_string());
+        self.record("secret.create", tenant, target, &r);
+        r
+    }
+
+    /// Rotates a secret: creates a new one (same name, default lifetime) and cuts the old one's
+    /// expiry to now + `grace`, in one transaction, so that an integration can switch over
+    /// without downtime. The new secret counts against the limit like any other.
+    pub async fn rotate_secret(
+        &self,
+        app: ClientId,
+        old: SecretId,
+        grace: Duration,
+    ) -> Result<CreatedSecret, CoreError> {
+        let tenant = self.admin.tenant_of(app).await;
+        let r = self.admin.rotate_secret(app, old, grace).await;
+        self.record("secret.rotate", tenant, Some(old.to_string()), &r);
+        r
+    }
+
+    /// Deletes one secret of one application.
+    pub async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
+        let tenant = self.admin.tenant_of(app).await;
+        let r = self.admin.delete_secret(app, id).await;
+        self.record("secret.delete", tenant, Some(id.to_string()), &r);
+        r
     }
 }
 

@@ -1,8 +1,10 @@
 //! The audit log: every management change and every failed authentication, appended — never a
-//! secret value or a token. Front ends note events in memory; a background task appends them in
-//! batches (and once more on shutdown), so that noting an event never waits for the database.
+//! secret value or a token. The core notes events in memory as it performs each operation, for the
+//! [`Actor`] its caller names; whoever owns the [`AuditBuffer`] appends them: the server in
+//! batches from a background task (and once more on shutdown), so that noting an event never waits
+//! for the database; the CLI once, before it exits.
 
-use crate::ids::TenantId;
+use crate::ids::{ClientId, TenantId};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -20,6 +22,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Success for `Ok`, failure for `Err`.
+    pub fn of<T, E>(r: &Result<T, E>) -> Outcome {
+        if r.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+
     /// The lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +58,66 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// The client's address, for HTTP requests.
     pub source: Option<String>,
+}
+
+/// Who performs an action, as the audit log names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// A client id, `cli`, or `unknown` for a caller that could not be authenticated.
+    pub id: String,
+    /// The actor's own tenant, when it is a client: the tenant of what it does to its own tokens.
+    pub tenant: Option<TenantId>,
+    /// The client's address, for HTTP requests.
+    pub source: Option<String>,
+}
+
+impl Actor {
+    /// Someone at the command line, with direct access to the database.
+    pub fn cli() -> Actor {
+        Actor {
+            id: "cli".into(),
+            tenant: None,
+            source: None,
+        }
+    }
+
+    /// An authenticated client of `tenant`, calling from `source`.
+    pub fn client(id: ClientId, tenant: TenantId, source: Option<String>) -> Actor {
+        Actor {
+            id: id.to_string(),
+            tenant: Some(tenant),
+            source,
+        }
+    }
+
+    /// A caller whose credentials were refused.
+    pub fn unknown(source: Option<String>) -> Actor {
+        Actor {
+            id: "unknown".into(),
+            tenant: None,
+            source,
+        }
+    }
+
+    /// The record of `action` by this actor at `at`.
+    pub fn event(
+        &self,
+        at: OffsetDateTime,
+        action: &str,
+        tenant_id: Option<TenantId>,
+        target: Option<String>,
+        outcome: Outcome,
+    ) -> AuditEvent {
+        AuditEvent {
+            at,
+            actor: self.id.clone(),
+            tenant_id,
+            action: action.to_owned(),
+            target,
+            outcome,
+            source: self.source.clone(),
+        }
+    }
 }
 
 /// A query over the audit log.

@@ -6,13 +6,16 @@ use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
 
-/// A string that is not a UUID.
+/// A string that is not an id of the kind expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a valid UUID")]
-pub struct InvalidId;
+#[error("not a {kind} (a UUID)")]
+pub struct InvalidId {
+    /// What was expected: `tenant id`, `client id` or `secret id`.
+    pub kind: &'static str,
+}
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
@@ -51,10 +54,11 @@ macro_rules! uuid_id {
             type Err = InvalidId;
             /// Accepts the hyphenated form only (case-insensitive), the one tessera prints.
             fn from_str(s: &str) -> Result<Self, InvalidId> {
+                let invalid = InvalidId { kind: $kind };
                 if s.len() != 36 {
-                    return Err(InvalidId);
+                    return Err(invalid);
                 }
-                Uuid::try_parse(s).map(Self).map_err(|_| InvalidId)
+                Uuid::try_parse(s).map(Self).map_err(|_| invalid)
             }
         }
     };
@@ -62,15 +66,18 @@ macro_rules! uuid_id {
 
 uuid_id!(
     /// A tenant: a gateway, partner, ISO, agent or merchant.
-    TenantId
+    TenantId,
+    "tenant id"
 );
 uuid_id!(
     /// An application (OAuth client): its `client_id`.
-    ClientId
+    ClientId,
+    "client id"
 );
 uuid_id!(
     /// A client secret's id (never its value).
-    SecretId
+    SecretId,
+    "secret id"
 );
 
 #[cfg(test)]
@@ -92,6 +99,7 @@ mod tests {
                 .parse::<ClientId>()
                 .is_err()
         );
-        assert!("nope".parse::<ClientId>().is_err());
+        let err = "nope".parse::<ClientId>().unwrap_err();
+        assert_eq!(err.to_string(), "not a client id (a UUID)");
     }
 }

@@ -154,6 +154,7 @@ impl AppState {
             catalog.clone(),
             clock.clone(),
             SecretPolicy::default(),
+            audit.clone(),
         )
         .with_max_token_ttl(config.max_token_ttl);
         let issuer = Issuer::new(

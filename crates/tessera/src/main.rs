@@ -2,13 +2,35 @@
 //! administer tenants, applications, secrets and keys directly through the core (never through
 //! the HTTP layer). Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
-mod cli;
+mod args;
+mod commands;
 mod config;
+mod database;
 mod master_key;
-mod serve;
+mod output;
+mod settings;
 
+use clap::Parser;
+use clap::error::ErrorKind;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::run()
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // A malformed id, duration or instant: one line, like every other refused input, rather
+        // than clap's usage block.
+        Err(e) if e.kind() == ErrorKind::ValueValidation => {
+            let text = e.render().to_string();
+            return output::fail(text.lines().next().unwrap_or("error: invalid value"));
+        }
+        Err(e) => e.exit(),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return output::fail(&format!("error: cannot start the runtime: {e}")),
+    };
+    output::finish(rt.block_on(commands::run(cli)))
 }

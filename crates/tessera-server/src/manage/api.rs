@@ -8,7 +8,7 @@
 use super::caller::{APPLICATIONS_READ, Caller, SECRETS_MANAGE};
 use super::dto::*;
 use super::problem::{Problem, ProblemBody};
-use super::{JsonBody, parse_id, record};
+use super::{JsonBody, parse_id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -82,20 +82,13 @@ pub async fn create_tenant(
         .transpose()?;
     let r = st
         .admin
+        .acting_as(caller.actor())
         .create_tenant(NewTenant {
             name: body.name,
             kind: body.kind,
             parent_id,
         })
         .await;
-    record(
-        &st,
-        &caller,
-        "tenant.create",
-        r.as_ref().ok().map(|t| t.id),
-        r.as_ref().ok().map(|t| t.id.to_string()),
-        r.is_ok(),
-    );
     Ok((StatusCode::CREATED, Json(r?.into())))
 }
 
@@ -118,20 +111,15 @@ async fn set_tenant(
     caller: Caller,
     tid: String,
     status: TenantStatus,
-    action: &str,
 ) -> Answer<Json<TenantDto>> {
     let tid = parse_id::<TenantId>(&tid, "tenant id")?;
     caller.see(tid, "tenant")?;
     caller.require_admin()?;
-    let r = st.admin.set_tenant_status(tid, status).await;
-    record(
-        &st,
-        &caller,
-        action,
-        Some(tid),
-        Some(tid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .set_tenant_status(tid, status)
+        .await;
     Ok(Json(r?.into()))
 }
 
@@ -144,7 +132,7 @@ pub async fn delete_tenant(
     caller: Caller,
     Path(tid): Path<String>,
 ) -> Answer<Json<TenantDto>> {
-    set_tenant(st, caller, tid, TenantStatus::Deleted, "tenant.delete").await
+    set_tenant(st, caller, tid, TenantStatus::Deleted).await
 }
 
 /// Disable a tenant (admin).
@@ -156,7 +144,7 @@ pub async fn disable_tenant(
     caller: Caller,
     Path(tid): Path<String>,
 ) -> Answer<Json<TenantDto>> {
-    set_tenant(st, caller, tid, TenantStatus::Disabled, "tenant.disable").await
+    set_tenant(st, caller, tid, TenantStatus::Disabled).await
 }
 
 /// Enable a tenant (admin).
@@ -168,7 +156,7 @@ pub async fn enable_tenant(
     caller: Caller,
     Path(tid): Path<String>,
 ) -> Answer<Json<TenantDto>> {
-    set_tenant(st, caller, tid, TenantStatus::Active, "tenant.enable").await
+    set_tenant(st, caller, tid, TenantStatus::Active).await
 }
 
 /// A tenant's applications (applications:read).
@@ -205,15 +193,11 @@ pub async fn create_app(
     let tid = parse_id::<TenantId>(&tid, "tenant id")?;
     caller.see(tid, "tenant")?;
     caller.require_admin()?;
-    let r = st.admin.create_app(tid, &body.name, &body.role).await;
-    record(
-        &st,
-        &caller,
-        "application.create",
-        Some(tid),
-        r.as_ref().ok().map(|a| a.client_id.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .create_app(tid, &body.name, &body.role)
+        .await;
     Ok((StatusCode::CREATED, Json(r?.into())))
 }
 
@@ -247,15 +231,11 @@ pub async fn rename_app(
 ) -> Answer<Json<ApplicationDto>> {
     let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, None).await?;
-    let r = st.admin.rename_app(cid, &body.name).await;
-    record(
-        &st,
-        &caller,
-        "application.rename",
-        Some(tid),
-        Some(cid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .rename_app(cid, &body.name)
+        .await;
     Ok(Json(r?.into()))
 }
 
@@ -265,19 +245,14 @@ async fn set_app(
     tid: String,
     cid: String,
     status: AppStatus,
-    action: &str,
 ) -> Answer<Json<ApplicationDto>> {
     let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, None).await?;
-    let r = st.admin.set_app_status(cid, status).await;
-    record(
-        &st,
-        &caller,
-        action,
-        Some(tid),
-        Some(cid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .set_app_status(cid, status)
+        .await;
     Ok(Json(r?.into()))
 }
 
@@ -290,15 +265,7 @@ pub async fn delete_app(
     caller: Caller,
     Path((tid, cid)): Path<(String, String)>,
 ) -> Answer<Json<ApplicationDto>> {
-    set_app(
-        st,
-        caller,
-        tid,
-        cid,
-        AppStatus::Deleted,
-        "application.delete",
-    )
-    .await
+    set_app(st, caller, tid, cid, AppStatus::Deleted).await
 }
 
 /// Disable an application (admin).
@@ -310,15 +277,7 @@ pub async fn disable_app(
     caller: Caller,
     Path((tid, cid)): Path<(String, String)>,
 ) -> Answer<Json<ApplicationDto>> {
-    set_app(
-        st,
-        caller,
-        tid,
-        cid,
-        AppStatus::Disabled,
-        "application.disable",
-    )
-    .await
+    set_app(st, caller, tid, cid, AppStatus::Disabled).await
 }
 
 /// Enable an application (admin).
@@ -330,15 +289,7 @@ pub async fn enable_app(
     caller: Caller,
     Path((tid, cid)): Path<(String, String)>,
 ) -> Answer<Json<ApplicationDto>> {
-    set_app(
-        st,
-        caller,
-        tid,
-        cid,
-        AppStatus::Active,
-        "application.enable",
-    )
-    .await
+    set_app(st, caller, tid, cid, AppStatus::Active).await
 }
 
 /// An application's secrets (applications:read).
@@ -375,15 +326,11 @@ pub async fn create_secret(
     let (tid, cid) = app_ids(&tid, &cid)?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
     let name = body.name.unwrap_or_else(|| "secret".into());
-    let r = st.admin.create_secret(cid, &name, body.days).await;
-    record(
-        &st,
-        &caller,
-        "secret.create",
-        Some(tid),
-        r.as_ref().ok().map(|s| s.meta.id.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .create_secret(cid, &name, body.days)
+        .await;
     Ok((StatusCode::CREATED, Json(r?.into())))
 }
 
@@ -399,15 +346,11 @@ pub async fn delete_secret(
     let (tid, cid) = app_ids(&tid, &cid)?;
     let sid: SecretId = parse_id(&sid, "secret id")?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
-    let r = st.admin.delete_secret(cid, sid).await;
-    record(
-        &st,
-        &caller,
-        "secret.delete",
-        Some(tid),
-        Some(sid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .delete_secret(cid, sid)
+        .await;
     r?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -427,15 +370,11 @@ pub async fn rotate_secret(
     let sid: SecretId = parse_id(&sid, "secret id")?;
     app_of(&st, &caller, tid, cid, Some(SECRETS_MANAGE)).await?;
     let grace = Duration::seconds(i64::from(body.grace_seconds.unwrap_or(86_400)));
-    let r = st.admin.rotate_secret(cid, sid, grace).await;
-    record(
-        &st,
-        &caller,
-        "secret.rotate",
-        Some(tid),
-        Some(sid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .rotate_secret(cid, sid, grace)
+        .await;
     Ok((StatusCode::CREATED, Json(r?.into())))
 }
 

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use http::request::Parts;
 use std::net::SocketAddr;
-use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::audit::{Actor, Outcome};
 use tessera_core::ids::{ClientId, TenantId};
 use tessera_core::proto::ScopeSet;
 
@@ -46,15 +46,14 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let source = peer(parts);
         let fail = |detail: &'static str| {
-            state.audit.record(AuditEvent {
-                at: state.clock.now(),
-                actor: "unknown".into(),
-                tenant_id: None,
-                action: "management.authenticate".into(),
-                target: None,
-                outcome: Outcome::Failure,
-                source: source.clone(),
-            });
+            // Not an administrative change, so no `ActingAdmin` notes it: the refusal is noted here.
+            state.audit.record(Actor::unknown(source.clone()).event(
+                state.clock.now(),
+                "management.authenticate",
+                None,
+                None,
+                Outcome::Failure,
+            ));
             Problem::invalid_token(detail)
         };
         let token = bearer_token(&parts.headers)
@@ -91,6 +90,11 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// The caller as the audit log names it.
+    pub fn actor(&self) -> Actor {
+        Actor::client(self.client_id, self.tenant_id, self.source.clone())
+    }
+
     /// Whether the caller holds `admin`.
     pub fn is_admin(&self) -> bool {
         self.scopes.contains(ADMIN)

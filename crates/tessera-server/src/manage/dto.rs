@@ -9,11 +9,6 @@ use tessera_core::model::{Application, SecretMeta, Tenant};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// A tenant.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantDto {
@@ -28,7 +23,8 @@ pub struct TenantDto {
     /// active, disabled or deleted.
     pub status: String,
     /// RFC 3339.
-    pub created_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }
 
 impl From<Tenant> for TenantDto {
@@ -39,7 +35,7 @@ impl From<Tenant> for TenantDto {
             kind: t.kind,
             parent_id: t.parent_id.map(|p| p.to_string()),
             status: t.status.as_str().into(),
-            created_at: rfc3339(t.created_at),
+            created_at: t.created_at,
         }
     }
 }
@@ -58,7 +54,8 @@ pub struct ApplicationDto {
     /// active or disabled.
     pub status: String,
     /// RFC 3339.
-    pub created_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }
 
 impl From<Application> for ApplicationDto {
@@ -69,7 +66,7 @@ impl From<Application> for ApplicationDto {
             name: a.name,
             role: a.role,
             status: a.status.as_str().into(),
-            created_at: rfc3339(a.created_at),
+            created_at: a.created_at,
         }
     }
 }
@@ -84,11 +81,14 @@ pub struct SecretDto {
     /// Name.
     pub name: String,
     /// RFC 3339.
-    pub created_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// RFC 3339.
-    pub expires_at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
     /// RFC 3339; written in batches, may lag by a second or two.
-    pub last_used_at: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl From<SecretMeta> for SecretDto {
@@ -97,9 +97,9 @@ impl From<SecretMeta> for SecretDto {
             id: s.id.to_string(),
             client_id: s.client_id.to_string(),
             name: s.name,
-            created_at: rfc3339(s.created_at),
-            expires_at: rfc3339(s.expires_at),
-            last_used_at: s.last_used_at.map(rfc3339),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            last_used_at: s.last_used_at,
         }
     }
 }
@@ -151,7 +151,8 @@ pub struct ExpiringSecretDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditDto {
     /// RFC 3339.
-    pub at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
     /// A client id, or "cli".
     pub actor: String,
     /// The tenant concerned.
@@ -169,7 +170,7 @@ pub struct AuditDto {
 impl From<AuditEvent> for AuditDto {
     fn from(e: AuditEvent) -> Self {
         AuditDto {
-            at: rfc3339(e.at),
+            at: e.at,
             actor: e.actor,
             tenant_id: e.tenant_id.map(|t| t.to_string()),
             action: e.action,

@@ -12,7 +12,7 @@
 use super::caller::{APPLICATIONS_READ, Caller, SECRETS_MANAGE};
 use super::dto::NewSecretDto;
 use super::problem::{Problem, ProblemBody};
-use super::{JsonBody, parse_id, record};
+use super::{JsonBody, parse_id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,11 +23,6 @@ use tessera_core::model::{Application, SecretMeta};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// A secret of a registration.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -37,13 +32,17 @@ pub struct AppSecretDto {
     /// Name.
     pub name: String,
     /// Expiry (RFC 3339), as the document's `endDateTime`.
-    pub end_date_time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end_date_time: OffsetDateTime,
     /// The same instant, as the sample program's `ExpirationDate`.
-    pub expiration_date: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expiration_date: OffsetDateTime,
     /// Creation (RFC 3339).
-    pub created_date_time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date_time: OffsetDateTime,
     /// Last use (RFC 3339).
-    pub last_used_date_time: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_date_time: Option<OffsetDateTime>,
 }
 
 impl From<&SecretMeta> for AppSecretDto {
@@ -51,10 +50,10 @@ impl From<&SecretMeta> for AppSecretDto {
         AppSecretDto {
             app_secret_id: s.id.to_string(),
             name: s.name.clone(),
-            end_date_time: rfc3339(s.expires_at),
-            expiration_date: rfc3339(s.expires_at),
-            created_date_time: rfc3339(s.created_at),
-            last_used_date_time: s.last_used_at.map(rfc3339),
+            end_date_time: s.expires_at,
+            expiration_date: s.expires_at,
+            created_date_time: s.created_at,
+            last_used_date_time: s.last_used_at,
         }
     }
 }
@@ -74,13 +73,16 @@ pub struct AppRegistrationDto {
     /// active or disabled.
     pub status: String,
     /// Creation (RFC 3339).
-    pub created_date_time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_date_time: OffsetDateTime,
     /// The secret that expires first.
     pub app_secret_id: Option<String>,
     /// Its expiry.
-    pub expiration_date: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expiration_date: Option<OffsetDateTime>,
     /// Its expiry, as `endDateTime`.
-    pub end_date_time: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end_date_time: Option<OffsetDateTime>,
     /// Every live secret.
     pub secrets: Vec<AppSecretDto>,
 }
@@ -93,10 +95,10 @@ fn registration(app: Application, secrets: &[SecretMeta]) -> AppRegistrationDto 
         name: app.name,
         role: app.role,
         status: app.status.as_str().into(),
-        created_date_time: rfc3339(app.created_at),
+        created_date_time: app.created_at,
         app_secret_id: first.map(|s| s.id.to_string()),
-        expiration_date: first.map(|s| rfc3339(s.expires_at)),
-        end_date_time: first.map(|s| rfc3339(s.expires_at)),
+        expiration_date: first.map(|s| s.expires_at),
+        end_date_time: first.map(|s| s.expires_at),
         secrets: secrets.iter().map(Into::into).collect(),
     }
 }
@@ -110,9 +112,11 @@ pub struct AppRegistrationListDto {
     /// Its secret that expires first.
     pub app_secret_id: Option<String>,
     /// That secret's expiry.
-    pub expiration_date: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expiration_date: Option<OffsetDateTime>,
     /// That secret's expiry, as `endDateTime`.
-    pub end_date_time: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end_date_time: Option<OffsetDateTime>,
     /// Every registration of the gateway.
     pub app_registrations: Vec<AppRegistrationDto>,
 }
@@ -130,9 +134,11 @@ pub struct CreatedAppSecretDto {
     /// The value, shown once: the `client_secret` of token requests.
     pub secret: String,
     /// Expiry (RFC 3339).
-    pub end_date_time: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end_date_time: OffsetDateTime,
     /// The same instant, as the sample program's `ExpirationDate`.
-    pub expiration_date: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expiration_date: OffsetDateTime,
 }
 
 async fn registration_of(
@@ -181,8 +187,8 @@ pub async fn list(
     Ok(Json(AppRegistrationListDto {
         app_registration_id: summary.map(|r| r.app_registration_id.clone()),
         app_secret_id: summary.and_then(|r| r.app_secret_id.clone()),
-        expiration_date: summary.and_then(|r| r.expiration_date.clone()),
-        end_date_time: summary.and_then(|r| r.end_date_time.clone()),
+        expiration_date: summary.and_then(|r| r.expiration_date),
+        end_date_time: summary.and_then(|r| r.end_date_time),
         app_registrations: regs,
     }))
 }
@@ -223,23 +229,19 @@ pub async fn create_secret(
     );
     registration_of(&st, &caller, gid, cid, SECRETS_MANAGE).await?;
     let name = body.name.unwrap_or_else(|| "secret".into());
-    let r = st.admin.create_secret(cid, &name, body.days).await;
-    record(
-        &st,
-        &caller,
-        "secret.create",
-        Some(gid),
-        r.as_ref().ok().map(|s| s.meta.id.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .create_secret(cid, &name, body.days)
+        .await;
     let s = r?;
     Ok(Json(CreatedAppSecretDto {
         app_registration_id: cid.to_string(),
         app_secret_id: s.meta.id.to_string(),
         name: s.meta.name.clone(),
         secret: s.value.expose().to_owned(),
-        end_date_time: rfc3339(s.meta.expires_at),
-        expiration_date: rfc3339(s.meta.expires_at),
+        end_date_time: s.meta.expires_at,
+        expiration_date: s.meta.expires_at,
     }))
 }
 
@@ -258,15 +260,11 @@ pub async fn delete_secret(
     );
     let sid: SecretId = parse_id(&sid, "appSecretId")?;
     registration_of(&st, &caller, gid, cid, SECRETS_MANAGE).await?;
-    let r = st.admin.delete_secret(cid, sid).await;
-    record(
-        &st,
-        &caller,
-        "secret.delete",
-        Some(gid),
-        Some(sid.to_string()),
-        r.is_ok(),
-    );
+    let r = st
+        .admin
+        .acting_as(caller.actor())
+        .delete_secret(cid, sid)
+        .await;
     r?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,13 +15,10 @@ use axum::Router;
 use axum::extract::{FromRequest, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use caller::Caller;
 use http::{Method, StatusCode};
 use problem::Problem;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
-use tessera_core::audit::{AuditEvent, Outcome};
-use tessera_core::ids::TenantId;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -31,30 +28,6 @@ use utoipa_axum::routes;
 pub fn parse_id<T: FromStr>(s: &str, what: &str) -> Result<T, Problem> {
     s.parse()
         .map_err(|_| Problem::bad(format!("{what} is not a valid UUID")))
-}
-
-/// Appends an audit event for a management action.
-pub fn record(
-    st: &AppState,
-    caller: &Caller,
-    action: &str,
-    tenant: Option<TenantId>,
-    target: Option<String>,
-    ok: bool,
-) {
-    st.audit.record(AuditEvent {
-        at: st.clock.now(),
-        actor: caller.client_id.to_string(),
-        tenant_id: tenant,
-        action: action.to_owned(),
-        target,
-        outcome: if ok {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        },
-        source: caller.source.clone(),
-    });
 }
 
 /// A JSON request body: `application/json`, at most [`MAX_BODY_BYTES`], no unknown fields; an

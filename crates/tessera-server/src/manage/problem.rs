@@ -111,7 +111,7 @@ impl From<CoreError> for Problem {
                 Problem::new(StatusCode::CONFLICT, "secret_limit", e.to_string())
             }
             CoreError::Store(tessera_core::store::StoreError::Unavailable(m)) => Problem {
-                cause: Some(m),
+                cause: Some(m.to_string()),
                 ..Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",

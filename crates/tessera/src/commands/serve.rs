@@ -1,10 +1,14 @@
 //! `tessera serve`.
 
-use crate::cli::{ServeArgs, Settings, created_secret_json, open_store, redact_url};
-use anyhow::{Context, Result, anyhow};
+use crate::args::ServeArgs;
+use crate::database::{open_store, redact};
+use crate::output::created_secret;
+use crate::settings::Settings;
+use anyhow::{Context, Result};
 use serde_json::json;
 use std::sync::Arc;
-use tessera_core::admin::{Admin, NewTenant};
+use tessera_core::admin::{ActingAdmin, NewTenant};
+use tessera_core::audit::Actor;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::ids::ClientId;
 use tessera_server::{AppState, NodeConfig};
@@ -26,7 +30,7 @@ fn init_logging() {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
+pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     init_logging();
     let store = open_store(&s.database).await?;
     let master = crate::master_key::resolve(&s.database, true)?;
@@ -66,25 +70,22 @@ pub async fn serve(s: Settings, args: ServeArgs) -> Result<()> {
         clock.clone(),
         config,
     )
-    .await
-    .map_err(|e| anyhow!("{e}"))?;
+    .await?;
     let issuer = state.config.issuer.clone();
 
     let mut line = json!({"listening": bound.to_string(), "issuer": issuer});
     if args.demo {
-        line["demo"] = demo(&state.admin, &issuer).await?;
+        // Whoever starts the server with --demo is at the command line.
+        let admin = state.admin.acting_as(Actor::cli());
+        line["demo"] = demo(&admin, &issuer).await?;
         // Make the demo client usable at once rather than at the next poll.
-        state
-            .directory
-            .refresh(state.store.as_ref())
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
+        state.directory.refresh(state.store.as_ref()).await?;
     }
     println!("{line}");
     tracing::info!(
         address = %bound,
         issuer = %issuer,
-        database = %redact_url(&s.database),
+        database = %redact(&s.database),
         "listening on {bound}"
     );
 
@@ -113,7 +114,7 @@ async fn shutdown_signal() {
 
 /// Creates the demo tenant and application once (their ids are remembered in the database),
 /// and a fresh secret at every start, replacing the previous demo secrets.
-async fn demo(admin: &Admin, issuer: &str) -> Result<serde_json::Value> {
+async fn demo(admin: &ActingAdmin, issuer: &str) -> Result<serde_json::Value> {
     let store = admin.store();
     let existing = match store.meta_get("demo_client_id").await? {
         Some(id) => match id.parse::<ClientId>() {
@@ -124,15 +125,8 @@ async fn demo(admin: &Admin, issuer: &str) -> Result<serde_json::Value> {
     };
     let app = match existing {
         Some(app) => {
-            for s in admin
-                .list_secrets(app.client_id)
-                .await
-                .map_err(|e| anyhow!("{e}"))?
-            {
-                admin
-                    .delete_secret(app.client_id, s.id)
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
+            for s in admin.list_secrets(app.client_id).await? {
+                admin.delete_secret(app.client_id, s.id).await?;
             }
             app
         }
@@ -143,23 +137,16 @@ async fn demo(admin: &Admin, issuer: &str) -> Result<serde_json::Value> {
                     kind: Some("merchant".into()),
                     parent_id: None,
                 })
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
-            let app = admin
-                .create_app(t.id, "demo", "merchant")
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
+                .await?;
+            let app = admin.create_app(t.id, "demo", "merchant").await?;
             store
                 .meta_init("demo_client_id", &app.client_id.to_string())
                 .await?;
             app
         }
     };
-    let secret = admin
-        .create_secret(app.client_id, "demo", Some(30))
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    let mut v = created_secret_json(&secret)?;
+    let secret = admin.create_secret(app.client_id, "demo", Some(30)).await?;
+    let mut v = created_secret(&secret)?;
     v["curl"] = json!(format!(
         "curl -s -u '{}:{}' -d grant_type=client_credentials {issuer}/oauth2/token",
         app.client_id,

@@ -1,0 +1,112 @@
+//! The database a URL names: which engine opens it, where an SQLite file lives (the master key
+//! file sits beside it), and how to show the URL without its password.
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use tessera_core::store::Store;
+use tessera_store_postgres::PostgresStore;
+use tessera_store_sqlite::SqliteStore;
+use url::Url;
+
+/// The storage engines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `sqlite:` URLs.
+    Sqlite,
+    /// `postgres:` and `postgresql:` URLs.
+    Postgres,
+}
+
+impl Engine {
+    /// The engine of `url`, by its scheme.
+    pub fn of(url: &str) -> Result<Engine> {
+        let parsed =
+            Url::parse(url).with_context(|| format!("invalid database URL {:?}", redact(url)))?;
+        match parsed.scheme() {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" | "postgresql" => Ok(Engine::Postgres),
+            _ => bail!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
+                redact(url)
+            ),
+        }
+    }
+}
+
+/// Opens the store named by the URL; an SQLite file's directory is created first.
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(match Engine::of(url)? {
+        Engine::Sqlite => {
+            if let Some(dir) = data_dir(url) {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            }
+            Arc::new(SqliteStore::open(url).await?)
+        }
+        Engine::Postgres => Arc::new(PostgresStore::open(url).await?),
+    })
+}
+
+/// The directory of an SQLite database file, which also holds the master key file; `None` for
+/// another engine. The file name is the one the SQLite driver itself reads from the URL, so the
+/// two cannot disagree about where the database is.
+pub fn data_dir(url: &str) -> Option<PathBuf> {
+    if Engine::of(url).ok()? != Engine::Sqlite {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let parent = options.get_filename().parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}
+
+/// A database URL without its password, for output and logs. A URL that does not parse is shown
+/// only when it cannot hold a password at all.
+pub fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => match u.set_password(Some("***")) {
+            Ok(()) => u.to_string(),
+            Err(()) => "(a URL with a password)".to_owned(),
+        },
+        Ok(_) => url.to_owned(),
+        Err(_) if !url.contains('@') => url.to_owned(),
+        Err(_) => "(a URL with credentials)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert!(!redact("postgres://u:secret@h:x/db").contains("secret"));
+    }
+
+    #[test]
+    fn sqlite_files_have_a_directory() {
+        assert_eq!(
+            data_dir("sqlite://tessera-data/tessera.db"),
+            Some(PathBuf::from("tessera-data"))
+        );
+        assert_eq!(data_dir("sqlite:x.db?mode=rwc"), Some(PathBuf::from(".")));
+        assert_eq!(
+            data_dir("sqlite:///var/lib/t/x.db"),
+            Some(PathBuf::from("/var/lib/t"))
+        );
+        assert_eq!(data_dir("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn engines_come_from_the_scheme() {
+        assert_eq!(Engine::of("postgresql://h/db").ok(), Some(Engine::Postgres));
+        assert!(Engine::of("mysql://h/db").is_err());
+    }
+}
