@@ -259,7 +259,7 @@ pub fn since(s: &str) -> Result<Since, String> {
         Ok(t) => Ok(Since::At(t)),
         Err(_) => duration(s)
             .map(Since::Ago)
-            .map_err(|e| format!("neither an RFC 3339 instant nor a duration: {e}")),
+            .map_err(|_| "not an RFC 3339 instant or a duration such as 24h or 7d".to_owned()),
     }
 }
 
