@@ -14,7 +14,11 @@ use async_trait::async_trait;
 use tessera_proto::Revocation;
 use time::OffsetDateTime;
 
-/// A storage failure, independent of the engine.
+/// What a storage failure keeps of its cause: the driver's error, or a message for corrupt data.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage failure, independent of the engine. The driver's error stays reachable through
+/// `source()`, so that logs show why.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The row does not exist (or is a tombstone where a live row is required).
@@ -28,10 +32,10 @@ pub enum StoreError {
     SecretLimit,
     /// The database cannot be reached or refused the operation.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// Anything else: corrupt data, a driver error.
     #[error("storage error: {0}")]
-    Other(String),
+    Other(#[source] Cause),
 }
 
 /// Everything that changed after a sequence number.
@@ -93,7 +97,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Application, StoreError>;
 
     /// Inserts a secret unless its application already has `max_active` unexpired secrets at
-    /// `now` (`SecretLimit`). The check and the insert are one transaction.
+    /// `now` (`SecretLimit`). The caller's policy is the only limit (the schema has none); the
+    /// check and the insert are one transaction that no concurrent insert for the same
+    /// application can interleave with.
     async fn create_secret(
         &self,
         s: &StoredSecret,

@@ -1,9 +1,13 @@
 //! The store conformance suite: every engine runs these same checks against a real database.
 //!
-//! An engine's test calls [`run_all`] with a factory that returns a fresh, empty store.
+//! An engine's test file calls [`conformance_tests!`](crate::conformance_tests) with an async
+//! function that returns a fresh, empty store (or `None` to skip, when the database is not
+//! installed); that makes one named test per check, so that a failure names its check and
+//! does not hide the others.
 
 use crate::CoreError;
-use crate::admin::{Admin, NewTenant, SecretPolicy};
+use crate::admin::{ActingAdmin, Admin, CreatedSecret, NewTenant, SecretPolicy};
+use crate::audit::{Actor, AuditBuffer};
 use crate::clock::{Clock, ManualClock};
 use crate::directory::Directory;
 use crate::ids::{ClientId, SecretId, TenantId};
@@ -13,13 +17,55 @@ use crate::model::{AppStatus, TenantStatus};
 use crate::role::RoleCatalog;
 use crate::store::Store;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tessera_proto::Algorithm;
 use time::Duration;
 use time::macros::datetime;
 
-/// A fresh admin service over `store`, with a manual clock.
-pub fn admin(store: Arc<dyn Store>) -> (Admin, Arc<ManualClock>, MasterKey) {
+/// Defines one `#[tokio::test]` per conformance check, each on a store from `$fresh`, an async
+/// function returning `Option<Arc<dyn Store>>` (`None` skips the check). The caller needs
+/// `tokio` (with `macros` and `rt`) among its dev-dependencies.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@each $fresh;
+            tenants_and_tombstones,
+            applications_and_deletion,
+            secret_limit_and_expiry,
+            secret_limit_follows_the_policy,
+            secret_limit_holds_under_concurrent_creates,
+            change_feed_reaches_directory,
+            keys_first_start_is_idempotent,
+            last_used_is_batched_and_monotonic,
+            meta_init_keeps_first_value,
+            rotation_expiring_and_rename,
+            audit_appends_and_filters,
+        );
+    };
+    (@each $fresh:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $check() {
+                if let Some(store) = $fresh().await {
+                    $crate::testing::$check(store).await;
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh admin service over `store`, acting as the CLI, with a manual clock.
+pub fn admin(store: Arc<dyn Store>) -> (ActingAdmin, Arc<ManualClock>, MasterKey) {
+    admin_with(store, SecretPolicy::default())
+}
+
+/// A fresh admin service over `store` with the secret rules `policy`, acting as the CLI, with a
+/// manual clock.
+pub fn admin_with(
+    store: Arc<dyn Store>,
+    policy: SecretPolicy,
+) -> (ActingAdmin, Arc<ManualClock>, MasterKey) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-06-01 12:00 UTC)));
     let master = MasterKey::parse(&"ab".repeat(32)).unwrap_or_else(|_| unreachable!());
     let admin = Admin::new(
@@ -27,29 +73,97 @@ pub fn admin(store: Arc<dyn Store>) -> (Admin, Arc<ManualClock>, MasterKey) {
         master.pepper(),
         Arc::new(RoleCatalog::default()),
         clock.clone(),
-        SecretPolicy::default(),
+        policy,
+        Arc::new(AuditBuffer::default()),
     );
-    (admin, clock, master)
+    (admin.acting_as(Actor::cli()), clock, master)
 }
 
-/// Runs every conformance check, each on a fresh store from `fresh`.
-pub async fn run_all<F, Fut>(fresh: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    tenants_and_tombstones(fresh().await).await;
-    applications_and_deletion(fresh().await).await;
-    secret_limit_and_expiry(fresh().await).await;
-    change_feed_reaches_directory(fresh().await).await;
-    keys_first_start_is_idempotent(fresh().await).await;
-    last_used_is_batched_and_monotonic(fresh().await).await;
-    meta_init_keeps_first_value(fresh().await).await;
-    rotation_expiring_and_rename(fresh().await).await;
-    audit_appends_and_filters(fresh().await).await;
+/// Runs all futures at once on the current task and returns their outputs in order (the
+/// suite must not depend on a runtime's spawn).
+async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut futures: Vec<_> = futures.into_iter().map(Some).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (f, o) in futures.iter_mut().zip(out.iter_mut()) {
+            if let Some(fut) = f
+                && let std::task::Poll::Ready(v) = fut.as_mut().poll(cx)
+            {
+                *o = Some(v);
+                *f = None;
+            }
+        }
+        if futures.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }
 
-async fn tenants_and_tombstones(store: Arc<dyn Store>) {
+/// A tenant with one application.
+async fn tenant_and_app(admin: &ActingAdmin) -> ClientId {
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .create_app(t.id, "App", "merchant")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .client_id
+}
+
+/// The limit is the policy's: with three allowed, three are accepted and the fourth refused.
+pub async fn secret_limit_follows_the_policy(store: Arc<dyn Store>) {
+    let policy = SecretPolicy {
+        max_active: 3,
+        ..SecretPolicy::default()
+    };
+    let (admin, _, _) = admin_with(store, policy);
+    let app = tenant_and_app(&admin).await;
+    for name in ["one", "two", "three"] {
+        admin
+            .create_secret(app, name, None)
+            .await
+            .unwrap_or_else(|e| panic!("secret {name}: {e}"));
+    }
+    match admin.create_secret(app, "four", None).await {
+        Err(CoreError::SecretLimit { limit: 3 }) => {}
+        other => panic!("expected the limit of three, got {other:?}"),
+    }
+    assert_eq!(admin.list_secrets(app).await.map(|v| v.len()).ok(), Some(3));
+}
+
+/// Creates racing for one application's last slots: exactly the limit succeed.
+pub async fn secret_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) {
+    let (admin, _, _) = admin(store);
+    let app = tenant_and_app(&admin).await;
+    let admin = &admin;
+    let attempts = (0..8)
+        .map(|i| {
+            Box::pin(async move { admin.create_secret(app, &format!("s{i}"), None).await })
+                as Pin<Box<dyn Future<Output = Result<_, CoreError>> + Send>>
+        })
+        .collect();
+    let results: Vec<Result<CreatedSecret, CoreError>> = join_all(attempts).await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(CoreError::SecretLimit { limit: 2 })))
+        .count();
+    assert_eq!((created, refused), (2, 6), "{results:?}");
+    assert_eq!(admin.list_secrets(app).await.map(|v| v.len()).ok(), Some(2));
+}
+
+/// Tenants: creation, children, status changes, tombstones.
+pub async fn tenants_and_tombstones(store: Arc<dyn Store>) {
     let (admin, _, _) = admin(store.clone());
     let gw = admin
         .create_tenant(NewTenant {
@@ -116,7 +230,8 @@ async fn tenants_and_tombstones(store: Arc<dyn Store>) {
     ));
 }
 
-async fn applications_and_deletion(store: Arc<dyn Store>) {
+/// Applications: creation, status changes, deletion with their secrets.
+pub async fn applications_and_deletion(store: Arc<dyn Store>) {
     let (admin, _, _) = admin(store.clone());
     let t = admin
         .create_tenant(NewTenant {
@@ -183,7 +298,8 @@ async fn applications_and_deletion(store: Arc<dyn Store>) {
     ));
 }
 
-async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
+/// The default limit of two, expiry freeing a slot, deletion freeing a slot.
+pub async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
     let (admin, clock, _) = admin(store.clone());
     let t = admin
         .create_tenant(NewTenant {
@@ -219,7 +335,7 @@ async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
         Err(CoreError::SecretLimit { limit: 2 }) => {}
         other => panic!("expected the limit, got {other:?}"),
     }
-    // The database enforces the limit itself, even for a writer whose own check would pass.
+    // The store enforces the limit it is given, whoever calls it.
     let (meta, stored) = {
         let extra = crate::secret::SecretValue::generate().unwrap_or_else(|_| unreachable!());
         let now = clock.now();
@@ -245,7 +361,7 @@ async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
         )
     };
     assert!(matches!(
-        store.create_secret(&stored, 10, meta.created_at).await,
+        store.create_secret(&stored, 2, meta.created_at).await,
         Err(crate::store::StoreError::SecretLimit)
     ));
     // Once one has expired, a new one may be created.
@@ -280,7 +396,8 @@ async fn secret_limit_and_expiry(store: Arc<dyn Store>) {
     assert_eq!(listed.len(), 3, "one expired, three live");
 }
 
-async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
+/// Changes reach a directory through the change feed.
+pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
     let (admin, _, _) = admin(store.clone());
     let dir = Directory::default();
     dir.refresh(store.as_ref())
@@ -348,7 +465,8 @@ async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
     assert!(c.tenants.is_empty() && c.apps.is_empty() && c.secrets.is_empty() && !c.keys_changed);
 }
 
-async fn keys_first_start_is_idempotent(store: Arc<dyn Store>) {
+/// Signing keys: one first key however many nodes start, rotation.
+pub async fn keys_first_start_is_idempotent(store: Arc<dyn Store>) {
     let (_, clock, master) = admin(store.clone());
     let ring = Keyring::new(master.key_cipher(), Duration::hours(24));
     let now = clock.now();
@@ -430,7 +548,8 @@ async fn keys_first_start_is_idempotent(store: Arc<dyn Store>) {
     assert!(wrong.load(store.as_ref()).await.is_err());
 }
 
-async fn last_used_is_batched_and_monotonic(store: Arc<dyn Store>) {
+/// `last_used_at` never moves backwards and is not a change.
+pub async fn last_used_is_batched_and_monotonic(store: Arc<dyn Store>) {
     let (admin, clock, _) = admin(store.clone());
     let t = admin
         .create_tenant(NewTenant {
@@ -471,7 +590,8 @@ async fn last_used_is_batched_and_monotonic(store: Arc<dyn Store>) {
     assert!(c.secrets.is_empty(), "bookkeeping is not a change");
 }
 
-async fn meta_init_keeps_first_value(store: Arc<dyn Store>) {
+/// Metadata keeps its first value.
+pub async fn meta_init_keeps_first_value(store: Arc<dyn Store>) {
     assert_eq!(store.meta_get("k").await.ok(), Some(None));
     assert_eq!(
         store.meta_init("k", "one").await.ok().as_deref(),
@@ -484,7 +604,8 @@ async fn meta_init_keeps_first_value(store: Arc<dyn Store>) {
     assert!(matches!(store.ping().await, Ok(())));
 }
 
-async fn rotation_expiring_and_rename(store: Arc<dyn Store>) {
+/// Rotation, the expiring list and renaming.
+pub async fn rotation_expiring_and_rename(store: Arc<dyn Store>) {
     let (admin, clock, _) = admin(store.clone());
     let t = admin
         .create_tenant(NewTenant {
@@ -605,7 +726,8 @@ async fn rotation_expiring_and_rename(store: Arc<dyn Store>) {
     ));
 }
 
-async fn audit_appends_and_filters(store: Arc<dyn Store>) {
+/// The audit log: order, filters, limit.
+pub async fn audit_appends_and_filters(store: Arc<dyn Store>) {
     use crate::audit::{AuditEvent, AuditQuery, Outcome};
     let t0 = datetime!(2026-06-01 12:00 UTC);
     let tenant = TenantId::random();

@@ -12,17 +12,12 @@ use tessera_core::store::Store;
 use tessera_store_postgres::PostgresStore;
 use tessera_testkit::PgCluster;
 
-#[tokio::test]
-async fn postgres_passes_the_store_conformance_suite() {
-    let Some(pg) = PgCluster::shared() else {
-        return;
-    };
-    tessera_core::testing::run_all(|| {
-        let url = pg.database();
-        async move { Arc::new(PostgresStore::open(&url).await.unwrap()) as Arc<dyn Store> }
-    })
-    .await;
+async fn fresh() -> Option<Arc<dyn Store>> {
+    let pg = PgCluster::shared()?;
+    Some(Arc::new(PostgresStore::open(&pg.database()).await.unwrap()))
 }
+
+tessera_core::conformance_tests!(fresh);
 
 #[tokio::test]
 async fn an_unreachable_database_is_one_line_without_the_password() {

@@ -1,149 +1,777 @@
-//! What tessera's SQL stores share. Both engines keep the same columns (ids as text, times as
-//! epoch seconds), so turning a row into a core type is the same code for SQLite and PostgreSQL;
-//! only sqlx's row and database types differ. [`row_mappers!`] writes that code once for a given
-//! pair of types, in the calling store's module, where `map_err` (each engine's error mapping)
-//! and the sqlx and tessera-core paths it uses are in scope.
+//! What tessera's SQL stores share: every query, written once in SQL that SQLite and PostgreSQL
+//! both accept (`$N` parameters, `CASE` for the larger or smaller of two values, `CAST` where a
+//! parameter's type must be spelled out), and the [`Store`] implementation around them. An
+//! engine crate supplies an [`Engine`]: how to open the database, which errors mean it is
+//! unavailable, what a write transaction adds, and change notifications.
 //!
-//! A macro rather than generic functions: generic over sqlx's `Row`, every mapper would carry
-//! `Decode`/`Type`/`ColumnIndex` bounds for each column type, which obscures more than it shares.
+//! Change propagation: every write transaction first bumps the single `change_seq` row. That
+//! takes the engine's write lock (SQLite) or the row lock (PostgreSQL) at once, so writers are
+//! serialised, sequence numbers follow commit order, and a check followed by an insert (the
+//! secret limit, first-key creation) cannot race.
 
-/// Defines `ts`, `from_ts`, `micros`, `parse`, `get`, `tenant_row`, `app_row`,
-/// `secret_meta_row`, `secret_row`, `key_row`, `revocation_row`, `audit_row` and `kind_str` for
-/// database `$db` with row type `$row`.
-#[macro_export]
-macro_rules! row_mappers {
-    ($db:ty, $row:ty) => {
-        fn ts(t: ::time::OffsetDateTime) -> i64 {
-            t.unix_timestamp()
-        }
+mod rows;
 
-        fn from_ts(v: i64) -> Result<::time::OffsetDateTime, StoreError> {
-            ::time::OffsetDateTime::from_unix_timestamp(v)
-                .map_err(|e| StoreError::Other(e.to_string()))
-        }
+use async_trait::async_trait;
+use rows::*;
+use sqlx::error::DatabaseError;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+};
+use tessera_core::audit::{AuditEvent, AuditQuery};
+use tessera_core::ids::{ClientId, SecretId, TenantId};
+use tessera_core::keys::KeyRecord;
+use tessera_core::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
+use tessera_core::proto::Revocation;
+use tessera_core::store::{ChangeSet, Store, StoreError};
+use time::{Date, OffsetDateTime, Time};
 
-        /// Audit times: epoch microseconds, so that events of one second keep their order.
-        fn micros(t: ::time::OffsetDateTime) -> i64 {
-            i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-        }
+/// What differs between the SQL engines.
+#[async_trait]
+pub trait Engine: Send + Sync + Sized + 'static {
+    /// The sqlx driver.
+    type Db: Database;
+    /// The store's name in `Debug` output.
+    const NAME: &'static str;
+    /// Appended to the query that checks an application before a secret is added to it: a row
+    /// lock where the engine has them, so that two inserts for one application queue up even
+    /// without the change counter's lock.
+    const LOCK_ROW: &'static str;
+    /// Run first in the change feed's read transaction, when the engine needs it to read one
+    /// snapshot.
+    const SNAPSHOT: Option<&'static str>;
 
-        fn parse<T: ::std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
-            s.parse()
-                .map_err(|_| StoreError::Other(format!("corrupt {what} in database: {s:?}")))
-        }
+    /// Opens the database at `url` and applies the engine's migrations.
+    async fn open(url: &str) -> Result<(Pool<Self::Db>, Self), OpenError>;
 
-        fn get<'r, T: ::sqlx::Decode<'r, $db> + ::sqlx::Type<$db>>(
-            r: &'r $row,
-            col: &str,
-        ) -> Result<T, StoreError> {
-            ::sqlx::Row::try_get(r, col).map_err(map_err)
-        }
+    /// Run in every write transaction after the change counter was bumped.
+    async fn on_write(_tx: &mut <Self::Db as Database>::Connection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 
-        fn tenant_row(r: &$row) -> Result<Tenant, StoreError> {
-            let parent: Option<String> = get(r, "parent_id")?;
-            Ok(Tenant {
-                id: parse("tenant id", &get::<String>(r, "id")?)?,
-                name: get(r, "name")?,
-                kind: get(r, "kind")?,
-                parent_id: parent.map(|p| parse("tenant id", &p)).transpose()?,
-                status: parse("tenant status", &get::<String>(r, "status")?)?,
-                created_at: from_ts(get(r, "created_at")?)?,
-            })
-        }
+    /// How many rows a statement changed (sqlx has no engine-independent accessor).
+    fn rows_affected(r: &<Self::Db as Database>::QueryResult) -> u64;
 
-        fn app_row(r: &$row) -> Result<Application, StoreError> {
-            Ok(Application {
-                client_id: parse("client id", &get::<String>(r, "client_id")?)?,
-                tenant_id: parse("tenant id", &get::<String>(r, "tenant_id")?)?,
-                name: get(r, "name")?,
-                role: get(r, "role")?,
-                status: parse("application status", &get::<String>(r, "status")?)?,
-                created_at: from_ts(get(r, "created_at")?)?,
-            })
-        }
+    /// Whether a database error means "unavailable" (try again later) rather than a failure.
+    fn is_unavailable(_e: &dyn DatabaseError) -> bool {
+        false
+    }
 
-        fn secret_meta_row(r: &$row) -> Result<SecretMeta, StoreError> {
-            let last: Option<i64> = get(r, "last_used_at")?;
-            Ok(SecretMeta {
-                id: parse("secret id", &get::<String>(r, "id")?)?,
-                client_id: parse("client id", &get::<String>(r, "client_id")?)?,
-                name: get(r, "name")?,
-                created_at: from_ts(get(r, "created_at")?)?,
-                expires_at: from_ts(get(r, "expires_at")?)?,
-                last_used_at: last.map(from_ts).transpose()?,
-            })
-        }
+    /// See [`Store::changed`].
+    async fn changed(&self) {
+        std::future::pending::<()>().await;
+    }
+}
 
-        fn secret_row(r: &$row) -> Result<StoredSecret, StoreError> {
-            let digest: Vec<u8> = get(r, "digest")?;
-            let digest: [u8; 32] = digest
-                .try_into()
-                .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
-            Ok(StoredSecret {
-                meta: secret_meta_row(r)?,
-                digest: Digest(digest),
-                deleted: get::<i64>(r, "deleted")? != 0,
-            })
-        }
+/// Why the database could not be opened: one line naming the database and the problem.
+#[derive(Debug)]
+pub struct OpenError(pub String);
 
-        fn key_row(r: &$row) -> Result<KeyRecord, StoreError> {
-            Ok(KeyRecord {
-                kid: get(r, "kid")?,
-                alg: parse::<Algorithm>("key algorithm", &get::<String>(r, "alg")?)?,
-                created_at: from_ts(get(r, "created_at")?)?,
-                activates_at: from_ts(get(r, "activates_at")?)?,
-                sealed_private_key: get(r, "sealed_key")?,
-            })
-        }
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
-        fn kind_str(k: RevocationKind) -> &'static str {
-            match k {
-                RevocationKind::Jti => "jti",
-                RevocationKind::Secret => "secret",
-                RevocationKind::Application => "application",
-                RevocationKind::Tenant => "tenant",
-            }
-        }
+impl std::error::Error for OpenError {}
 
-        fn revocation_row(r: &$row) -> Result<(i64, Revocation), StoreError> {
-            let kind = match get::<String>(r, "kind")?.as_str() {
-                "jti" => RevocationKind::Jti,
-                "secret" => RevocationKind::Secret,
-                "application" => RevocationKind::Application,
-                "tenant" => RevocationKind::Tenant,
-                other => {
-                    return Err(StoreError::Other(format!(
-                        "corrupt revocation kind {other:?}"
-                    )));
-                }
-            };
-            Ok((
-                get(r, "seq")?,
-                Revocation {
-                    kind,
-                    id: get(r, "subject")?,
-                    before: get(r, "before")?,
-                    expires: get(r, "expires")?,
-                },
-            ))
-        }
+/// A driver error in one line: the database's own message when it has one.
+pub fn short_error(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_owned(),
+        other => other.to_string(),
+    }
+}
 
-        fn audit_row(r: &$row) -> Result<AuditEvent, StoreError> {
-            let tenant: Option<String> = get(r, "tenant_id")?;
-            let at: i64 = get(r, "at")?;
-            Ok(AuditEvent {
-                at: ::time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1000)
-                    .map_err(|e| StoreError::Other(e.to_string()))?,
-                actor: get(r, "actor")?,
-                tenant_id: tenant.map(|t| parse("tenant id", &t)).transpose()?,
-                action: get(r, "action")?,
-                target: get(r, "target")?,
-                outcome: match get::<String>(r, "outcome")?.as_str() {
-                    "success" => Outcome::Success,
-                    _ => Outcome::Failure,
-                },
-                source: get(r, "source")?,
-            })
+/// A migration error in one line.
+pub fn short_migrate_error(e: &sqlx::migrate::MigrateError) -> String {
+    use sqlx::migrate::MigrateError as M;
+    match e {
+        M::Execute(inner) => short_error(inner),
+        M::VersionMissing(v) => format!(
+            "the database was written by a newer tessera (migration {v} is unknown to this version)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn map_err<E: Engine>(e: sqlx::Error) -> StoreError {
+    let unavailable = match &e {
+        sqlx::Error::RowNotFound => return StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            return StoreError::Conflict("already exists".into());
         }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => return StoreError::NotFound,
+        sqlx::Error::Database(d) => E::is_unavailable(d.as_ref()),
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
     };
+    if unavailable {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Other(Box::new(e))
+    }
+}
+
+/// A store on engine `E`.
+pub struct SqlStore<E: Engine> {
+    pool: Pool<E::Db>,
+    engine: E,
+}
+
+impl<E: Engine> std::fmt::Debug for SqlStore<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(E::NAME)
+    }
+}
+
+impl<E: Engine> SqlStore<E> {
+    /// Opens the database at `url` and applies migrations. Errors name the database (never its
+    /// password) and the problem in one line.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let (pool, engine) = E::open(url).await?;
+        Ok(SqlStore { pool, engine })
+    }
+
+    /// The connection pool (benchmarks and tests).
+    pub fn pool(&self) -> &Pool<E::Db> {
+        &self.pool
+    }
+}
+
+type Tx<E> = Transaction<'static, <E as Engine>::Db>;
+
+// The same bounds twice (here and on the `Store` impl): they hold for every sqlx driver, but
+// Rust does not carry where-clauses from a trait to its users, so each generic impl names them.
+impl<E: Engine> SqlStore<E>
+where
+    for<'c> &'c mut <E::Db as Database>::Connection: Executor<'c, Database = E::Db>,
+    for<'q> <E::Db as Database>::Arguments<'q>: IntoArguments<'q, E::Db>,
+    for<'r> &'r str: ColumnIndex<<E::Db as Database>::Row>,
+    usize: ColumnIndex<<E::Db as Database>::Row>,
+    for<'q> String: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> i64: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> Vec<u8>: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> Option<String>: Encode<'q, E::Db> + Type<E::Db>,
+    for<'q> Option<i64>: Encode<'q, E::Db> + Type<E::Db>,
+{
+    /// Starts a write transaction: bumps the change counter first (see the crate documentation)
+    /// and returns the new sequence number.
+    async fn begin_write(&self) -> Result<(Tx<E>, i64), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        E::on_write(&mut *tx).await.map_err(map_err::<E>)?;
+        Ok((tx, seq))
+    }
+
+    /// Inserts a secret into a live application unless it already has `max_active` unexpired
+    /// secrets. The application row is locked and the transaction holds the write lock, so two
+    /// writers cannot both pass the count.
+    async fn insert_secret(
+        tx: &mut Tx<E>,
+        s: &StoredSecret,
+        max_active: usize,
+        now: OffsetDateTime,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let client = s.meta.client_id.to_string();
+        sqlx::query(&format!(
+            "SELECT client_id FROM applications WHERE client_id = $1 AND status <> 'deleted'{}",
+            E::LOCK_ROW
+        ))
+        .bind(client.clone())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM secrets WHERE client_id = $1 AND deleted = 0 AND expires_at > $2",
+        )
+        .bind(client.clone())
+        .bind(ts(now))
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
+            return Err(StoreError::SecretLimit);
+        }
+        sqlx::query(
+            "INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, deleted, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+        )
+        .bind(s.meta.id.to_string())
+        .bind(client)
+        .bind(s.meta.name.clone())
+        .bind(s.digest.0.to_vec())
+        .bind(ts(s.meta.created_at))
+        .bind(ts(s.meta.expires_at))
+        .bind(seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        Ok(())
+    }
+
+    /// Records a revocation, or extends an existing one for the same subject.
+    async fn revoke(tx: &mut Tx<E>, r: &Revocation, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revocations (kind, subject, before, expires, seq) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (kind, subject) DO UPDATE SET
+                 before = CASE WHEN revocations.before > excluded.before
+                               THEN revocations.before ELSE excluded.before END,
+                 expires = CASE WHEN revocations.expires > excluded.expires
+                                THEN revocations.expires ELSE excluded.expires END,
+                 seq = excluded.seq",
+        )
+        .bind(kind_str(r.kind).to_owned())
+        .bind(r.id.clone())
+        .bind(r.before)
+        .bind(r.expires)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        Ok(())
+    }
+
+    async fn insert_key_with(tx: &mut Tx<E>, k: &KeyRecord, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, created_at, activates_at, sealed_key, seq)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(k.kid.clone())
+        .bind(k.alg.as_str().to_owned())
+        .bind(ts(k.created_at))
+        .bind(ts(k.activates_at))
+        .bind(k.sealed_private_key.clone())
+        .bind(seq)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        Ok(())
+    }
+
+    /// The rows of `table` changed after `since`, in change order.
+    async fn rows_since<R, T>(
+        tx: &mut Tx<E>,
+        cols: &str,
+        table: &str,
+        since: i64,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, <E::Db as Database>::Row> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let rows: Vec<R> = sqlx::query_as(&format!(
+            "SELECT {cols} FROM {table} WHERE seq > $1 ORDER BY seq"
+        ))
+        .bind(since)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+}
+
+#[async_trait]
+impl<E: Engine> Store for SqlStore<E>
+where
+    for<'c> &'c mut <E::Db as Database>::Connection: Executor<'c, Database = E::Db>,
+    for<'q> <E::Db as Database>::Arguments<'q>: IntoArguments<'q, E::Db>,
+    for<'r> &'r str: ColumnIndex<<E::Db as Database>::Row>,
+    usize: ColumnIndex<<E::Db as Database>::Row>,
+    for<'q> String: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> i64: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> Vec<u8>: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
+    for<'q> Option<String>: Encode<'q, E::Db> + Type<E::Db>,
+    for<'q> Option<i64>: Encode<'q, E::Db> + Type<E::Db>,
+{
+    async fn changed(&self) {
+        self.engine.changed().await;
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT value FROM change_seq WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err::<E>)?;
+        Ok(())
+    }
+
+    async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err::<E>)
+    }
+
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let (mut tx, _) = self.begin_write().await?;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key.to_owned())
+            .bind(value.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key.to_owned())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        tx.commit().await.map_err(map_err::<E>)?;
+        Ok(v)
+    }
+
+    async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO tenants (id, name, kind, parent_id, status, created_at, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.id.to_string())
+        .bind(t.name.clone())
+        .bind(t.kind.clone())
+        .bind(t.parent_id.map(|p| p.to_string()))
+        .bind(t.status.as_str().to_owned())
+        .bind(ts(t.created_at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        let r: TenantRow =
+            sqlx::query_as(&format!("SELECT {TENANT_COLS} FROM tenants WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<TenantRow> = sqlx::query_as(&format!(
+            "SELECT {TENANT_COLS} FROM tenants ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn set_tenant_status(
+        &self,
+        id: TenantId,
+        status: TenantStatus,
+        revoke: Option<&Revocation>,
+    ) -> Result<Tenant, StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let current: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        if current == TenantStatus::Deleted.as_str() {
+            return Err(StoreError::Conflict("the tenant is deleted".into()));
+        }
+        let r: TenantRow = sqlx::query_as(&format!(
+            "UPDATE tenants SET status = $1, seq = $2 WHERE id = $3 RETURNING {TENANT_COLS}"
+        ))
+        .bind(status.as_str().to_owned())
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        if let Some(rv) = revoke {
+            Self::revoke(&mut tx, rv, seq).await?;
+        }
+        tx.commit().await.map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
+    async fn create_app(&self, a: &Application) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let status: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = $1")
+            .bind(a.tenant_id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        if status == TenantStatus::Deleted.as_str() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query(
+            "INSERT INTO applications (client_id, tenant_id, name, role, status, created_at, seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(a.client_id.to_string())
+        .bind(a.tenant_id.to_string())
+        .bind(a.name.clone())
+        .bind(a.role.clone())
+        .bind(a.status.as_str().to_owned())
+        .bind(ts(a.created_at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn get_app(&self, id: ClientId) -> Result<Application, StoreError> {
+        let r: AppRow = sqlx::query_as(&format!(
+            "SELECT {APP_COLS} FROM applications WHERE client_id = $1 AND status <> 'deleted'"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
+    async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError> {
+        let rows: Vec<AppRow> = sqlx::query_as(&format!(
+            "SELECT {APP_COLS} FROM applications WHERE tenant_id = $1 AND status <> 'deleted'
+             ORDER BY created_at, client_id"
+        ))
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn set_app_status(
+        &self,
+        id: ClientId,
+        status: AppStatus,
+        revoke: Option<&Revocation>,
+    ) -> Result<Application, StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let r: AppRow = sqlx::query_as(&format!(
+            "UPDATE applications SET status = $1, seq = $2
+             WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
+        ))
+        .bind(status.as_str().to_owned())
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        if status == AppStatus::Deleted {
+            sqlx::query(
+                "UPDATE secrets SET deleted = 1, seq = $1 WHERE client_id = $2 AND deleted = 0",
+            )
+            .bind(seq)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        }
+        if let Some(rv) = revoke {
+            Self::revoke(&mut tx, rv, seq).await?;
+        }
+        tx.commit().await.map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
+    async fn create_secret(
+        &self,
+        s: &StoredSecret,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        Self::insert_secret(&mut tx, s, max_active, now, seq).await?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError> {
+        let rows: Vec<SecretMetaRow> = sqlx::query_as(&format!(
+            "SELECT {SECRET_COLS} FROM secrets WHERE client_id = $1 AND deleted = 0
+             ORDER BY created_at, id"
+        ))
+        .bind(app.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn delete_secret(
+        &self,
+        app: ClientId,
+        id: SecretId,
+        revoke: Option<&Revocation>,
+    ) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE secrets SET deleted = 1, seq = $1 WHERE id = $2 AND client_id = $3 AND deleted = 0",
+        )
+        .bind(seq)
+        .bind(id.to_string())
+        .bind(app.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        if E::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(rv) = revoke {
+            Self::revoke(&mut tx, rv, seq).await?;
+        }
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        Self::revoke(&mut tx, r, seq).await?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn purge_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        // Nodes forget expired records by themselves: no sequence bump.
+        let done = sqlx::query("DELETE FROM revocations WHERE expires < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err::<E>)?;
+        Ok(E::rows_affected(&done))
+    }
+
+    async fn rotate_secret(
+        &self,
+        new: &StoredSecret,
+        old: SecretId,
+        old_expires_at: OffsetDateTime,
+        max_active: usize,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let client = new.meta.client_id.to_string();
+        sqlx::query(
+            "SELECT s.id FROM secrets s JOIN applications a ON a.client_id = s.client_id
+             WHERE s.id = $1 AND s.client_id = $2 AND s.deleted = 0 AND a.status <> 'deleted'",
+        )
+        .bind(old.to_string())
+        .bind(client.clone())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        sqlx::query(
+            "UPDATE secrets SET seq = $2,
+                 expires_at = CASE WHEN expires_at < $1 THEN expires_at ELSE $1 END
+             WHERE id = $3 AND client_id = $4",
+        )
+        .bind(ts(old_expires_at))
+        .bind(seq)
+        .bind(old.to_string())
+        .bind(client)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        Self::insert_secret(&mut tx, new, max_active, now, seq).await?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn list_expiring(
+        &self,
+        now: OffsetDateTime,
+        before: OffsetDateTime,
+        tenant: Option<TenantId>,
+    ) -> Result<Vec<(TenantId, SecretMeta)>, StoreError> {
+        let rows: Vec<ExpiringRow> = sqlx::query_as(
+            "SELECT s.id, s.client_id, s.name, s.created_at, s.expires_at, s.last_used_at, a.tenant_id
+             FROM secrets s JOIN applications a ON a.client_id = s.client_id
+             WHERE s.deleted = 0 AND a.status <> 'deleted' AND s.expires_at > $1 AND s.expires_at < $2
+               AND (CAST($3 AS TEXT) IS NULL OR a.tenant_id = $3)
+             ORDER BY s.expires_at, s.id",
+        )
+        .bind(ts(now))
+        .bind(ts(before))
+        .bind(tenant.map(|t| t.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let r: AppRow = sqlx::query_as(&format!(
+            "UPDATE applications SET name = $1, seq = $2
+             WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
+        ))
+        .bind(name.to_owned())
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        tx.commit().await.map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        // Not a change other nodes act on: no sequence bump.
+        let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
+        for e in events {
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor, tenant_id, action, target, outcome, source)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(micros(e.at))
+            .bind(e.actor.clone())
+            .bind(e.tenant_id.map(|t| t.to_string()))
+            .bind(e.action.clone())
+            .bind(e.target.clone())
+            .bind(e.outcome.as_str().to_owned())
+            .bind(e.source.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        }
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = if q.limit == 0 {
+            1000
+        } else {
+            q.limit.min(10_000)
+        };
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT at, actor, tenant_id, action, target, outcome, source FROM (
+                 SELECT * FROM audit_log
+                 WHERE (CAST($1 AS TEXT) IS NULL OR tenant_id = $1)
+                   AND (CAST($2 AS BIGINT) IS NULL OR at >= $2)
+                 ORDER BY at DESC, id DESC LIMIT $3
+             ) AS recent ORDER BY at, id",
+        )
+        .bind(q.tenant_id.map(|t| t.to_string()))
+        .bind(q.since.map(micros))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        Self::insert_key_with(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err::<E>)
+    }
+
+    /// Check and insert share the write lock, so racing nodes add one key.
+    async fn insert_key_unless_pending(
+        &self,
+        k: &KeyRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (mut tx, seq) = self.begin_write().await?;
+        let existing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM signing_keys WHERE alg = $1 AND activates_at > $2",
+        )
+        .bind(k.alg.as_str().to_owned())
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err::<E>)?;
+        if existing > 0 {
+            return Ok(false);
+        }
+        Self::insert_key_with(&mut tx, k, seq).await?;
+        tx.commit().await.map_err(map_err::<E>)?;
+        Ok(true)
+    }
+
+    async fn insert_first_key(&self, k: &KeyRecord) -> Result<bool, StoreError> {
+        // Every key activates after the earliest representable time.
+        self.insert_key_unless_pending(k, OffsetDateTime::new_utc(Date::MIN, Time::MIDNIGHT))
+            .await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLS} FROM signing_keys ORDER BY activates_at, kid"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        convert(rows)
+    }
+
+    async fn changes_since(&self, since: i64) -> Result<ChangeSet, StoreError> {
+        let seq: i64 = sqlx::query_scalar("SELECT value FROM change_seq WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err::<E>)?;
+        if seq == since {
+            return Ok(ChangeSet {
+                seq,
+                ..ChangeSet::default()
+            });
+        }
+        // One read transaction: a consistent snapshot at `seq` or later. Rows changed after
+        // `seq` may appear too; applying them twice is harmless.
+        let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
+        if let Some(sql) = E::SNAPSHOT {
+            sqlx::query(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err::<E>)?;
+        }
+        let tenants = Self::rows_since::<TenantRow, _>(&mut tx, TENANT_COLS, "tenants", since);
+        let tenants = tenants.await?;
+        let apps = Self::rows_since::<AppRow, _>(&mut tx, APP_COLS, "applications", since);
+        let apps = apps.await?;
+        let secrets = Self::rows_since::<SecretRow, _>(&mut tx, SECRET_COLS, "secrets", since);
+        let secrets = secrets.await?;
+        let revocations =
+            Self::rows_since::<RevocationRow, _>(&mut tx, REVOCATION_COLS, "revocations", since);
+        let revocations = revocations.await?;
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > $1")
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        tx.commit().await.map_err(map_err::<E>)?;
+        Ok(ChangeSet {
+            seq,
+            tenants,
+            apps,
+            secrets,
+            keys_changed: keys > 0,
+            revocations,
+        })
+    }
+
+    async fn record_last_used(
+        &self,
+        batch: &[(SecretId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
+        for (id, at) in batch {
+            sqlx::query(
+                "UPDATE secrets SET last_used_at = $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(ts(*at))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err::<E>)?;
+        }
+        tx.commit().await.map_err(map_err::<E>)
+    }
 }

@@ -1,5 +1,5 @@
-//! A throwaway PostgreSQL cluster for tests, started from the server binaries the Debian package
-//! `postgresql` installs (`initdb` and `pg_ctl`), on a temporary directory and a free port. No
+//! Test support (not shipped): scratch SQLite files, and a throwaway PostgreSQL cluster started
+//! from the server binaries the Debian package `postgresql` installs (`initdb` and `pg_ctl`), on a temporary directory and a free port. No
 //! service needs to be set up by hand: `.ci/run` installs the package, and tests that need
 //! PostgreSQL call [`PgCluster::shared`] or [`PgCluster::start`].
 //!
@@ -207,27 +207,56 @@ impl PgCluster {
 
     /// Stops the server when this process exits, even if nothing drops the cluster (statics).
     fn watch_parent(&self) {
-        let stop = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {pg_ctl} -D {dir} -m immediate stop >/dev/null 2>&1; rm -rf {tmp}",
-            pid = std::process::id(),
-            pg_ctl = if self.as_postgres {
-                format!(
-                    "runuser -u postgres -- {}",
-                    self.bin.join("pg_ctl").display()
-                )
-            } else {
-                self.bin.join("pg_ctl").display().to_string()
-            },
+        let pg_ctl = if self.as_postgres {
+            format!(
+                "runuser -u postgres -- {}",
+                self.bin.join("pg_ctl").display()
+            )
+        } else {
+            self.bin.join("pg_ctl").display().to_string()
+        };
+        on_exit(&format!(
+            "{pg_ctl} -D {dir} -m immediate stop >/dev/null 2>&1; rm -rf {tmp}",
             dir = self.dir.display(),
             tmp = self._tmp.path().display(),
-        );
-        let _ = Command::new("sh")
-            .args(["-c", &stop])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
+        ));
     }
+}
+
+/// Runs the shell command `cmd` once this process has exited.
+fn on_exit(cmd: &str) {
+    let watch = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cmd}",
+        pid = std::process::id()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &watch])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
+
+/// A directory for this test process's scratch files (SQLite databases), removed when the
+/// process exits.
+pub fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("tessera-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"))
+            .keep();
+        on_exit(&format!("rm -rf {}", dir.display()));
+        dir
+    })
+}
+
+/// The URL of a new SQLite database file in [`scratch_dir`].
+pub fn sqlite_url() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("sqlite://{}/db{n}.sqlite", scratch_dir().display())
 }
 
 impl Drop for PgCluster {

@@ -1,0 +1,251 @@
+//! Rows as both engines return them (ids as text, times as epoch seconds, audit times as epoch
+//! microseconds) and their conversion into the core's types.
+
+use sqlx::FromRow;
+use std::str::FromStr;
+use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::ids::TenantId;
+use tessera_core::keys::KeyRecord;
+use tessera_core::model::{Application, SecretMeta, StoredSecret, Tenant};
+use tessera_core::proto::{Revocation, RevocationKind};
+use tessera_core::secret::Digest;
+use tessera_core::store::StoreError;
+use time::OffsetDateTime;
+
+pub(crate) const TENANT_COLS: &str = "id, name, kind, parent_id, status, created_at";
+pub(crate) const APP_COLS: &str = "client_id, tenant_id, name, role, status, created_at";
+pub(crate) const SECRET_COLS: &str =
+    "id, client_id, name, digest, created_at, expires_at, last_used_at, deleted";
+pub(crate) const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
+pub(crate) const REVOCATION_COLS: &str = "kind, subject, before, expires, seq";
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+/// Audit times: epoch microseconds, so that events of one second keep their order.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.into()))
+}
+
+fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Other(format!("corrupt {what} in database: {s:?}").into()))
+}
+
+/// Converts every row, failing on the first corrupt one.
+pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(
+    rows: Vec<R>,
+) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+#[derive(FromRow)]
+pub(crate) struct TenantRow {
+    id: String,
+    name: String,
+    kind: String,
+    parent_id: Option<String>,
+    status: String,
+    created_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            id: parse("tenant id", &r.id)?,
+            name: r.name,
+            kind: r.kind,
+            parent_id: r.parent_id.map(|p| parse("tenant id", &p)).transpose()?,
+            status: parse("tenant status", &r.status)?,
+            created_at: time(r.created_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct AppRow {
+    client_id: String,
+    tenant_id: String,
+    name: String,
+    role: String,
+    status: String,
+    created_at: i64,
+}
+
+impl TryFrom<AppRow> for Application {
+    type Error = StoreError;
+    fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        Ok(Application {
+            client_id: parse("client id", &r.client_id)?,
+            tenant_id: parse("tenant id", &r.tenant_id)?,
+            name: r.name,
+            role: r.role,
+            status: parse("application status", &r.status)?,
+            created_at: time(r.created_at)?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct SecretMetaRow {
+    id: String,
+    client_id: String,
+    name: String,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl TryFrom<SecretMetaRow> for SecretMeta {
+    type Error = StoreError;
+    fn try_from(r: SecretMetaRow) -> Result<Self, StoreError> {
+        Ok(SecretMeta {
+            id: parse("secret id", &r.id)?,
+            client_id: parse("client id", &r.client_id)?,
+            name: r.name,
+            created_at: time(r.created_at)?,
+            expires_at: time(r.expires_at)?,
+            last_used_at: r.last_used_at.map(time).transpose()?,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct SecretRow {
+    #[sqlx(flatten)]
+    meta: SecretMetaRow,
+    digest: Vec<u8>,
+    deleted: i64,
+}
+
+impl TryFrom<SecretRow> for StoredSecret {
+    type Error = StoreError;
+    fn try_from(r: SecretRow) -> Result<Self, StoreError> {
+        let digest: [u8; 32] = r
+            .digest
+            .try_into()
+            .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
+        Ok(StoredSecret {
+            meta: r.meta.try_into()?,
+            digest: Digest(digest),
+            deleted: r.deleted != 0,
+        })
+    }
+}
+
+/// A secret with its application's tenant.
+#[derive(FromRow)]
+pub(crate) struct ExpiringRow {
+    #[sqlx(flatten)]
+    meta: SecretMetaRow,
+    tenant_id: String,
+}
+
+impl TryFrom<ExpiringRow> for (TenantId, SecretMeta) {
+    type Error = StoreError;
+    fn try_from(r: ExpiringRow) -> Result<Self, StoreError> {
+        Ok((parse("tenant id", &r.tenant_id)?, r.meta.try_into()?))
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct KeyRow {
+    kid: String,
+    alg: String,
+    created_at: i64,
+    activates_at: i64,
+    sealed_key: Vec<u8>,
+}
+
+impl TryFrom<KeyRow> for KeyRecord {
+    type Error = StoreError;
+    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
+        Ok(KeyRecord {
+            kid: r.kid,
+            alg: parse("key algorithm", &r.alg)?,
+            created_at: time(r.created_at)?,
+            activates_at: time(r.activates_at)?,
+            sealed_private_key: r.sealed_key,
+        })
+    }
+}
+
+pub(crate) fn kind_str(k: RevocationKind) -> &'static str {
+    match k {
+        RevocationKind::Jti => "jti",
+        RevocationKind::Secret => "secret",
+        RevocationKind::Application => "application",
+        RevocationKind::Tenant => "tenant",
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct RevocationRow {
+    kind: String,
+    subject: String,
+    before: i64,
+    expires: i64,
+    seq: i64,
+}
+
+impl TryFrom<RevocationRow> for (i64, Revocation) {
+    type Error = StoreError;
+    fn try_from(r: RevocationRow) -> Result<Self, StoreError> {
+        let kind = match r.kind.as_str() {
+            "jti" => RevocationKind::Jti,
+            "secret" => RevocationKind::Secret,
+            "application" => RevocationKind::Application,
+            "tenant" => RevocationKind::Tenant,
+            other => {
+                let e = format!("corrupt revocation kind in database: {other:?}");
+                return Err(StoreError::Other(e.into()));
+            }
+        };
+        let (id, before, expires) = (r.subject, r.before, r.expires);
+        Ok((
+            r.seq,
+            Revocation {
+                kind,
+                id,
+                before,
+                expires,
+            },
+        ))
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct AuditRow {
+    at: i64,
+    actor: String,
+    tenant_id: Option<String>,
+    action: String,
+    target: Option<String>,
+    outcome: String,
+    source: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEvent {
+            at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.at) * 1000)
+                .map_err(|e| StoreError::Other(e.into()))?,
+            actor: r.actor,
+            tenant_id: r.tenant_id.map(|t| parse("tenant id", &t)).transpose()?,
+            action: r.action,
+            target: r.target,
+            outcome: match r.outcome.as_str() {
+                "success" => Outcome::Success,
+                _ => Outcome::Failure,
+            },
+            source: r.source,
+        })
+    }
+}
