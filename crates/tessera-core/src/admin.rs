@@ -148,7 +148,7 @@ impl Admin {
         }
     }
 
-    /// Revokes one token by its jti until `exp` (RFC 7009).
+    /// [`ActingAdmin::revoke_token`], unaudited.
     async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
         let r = Revocation {
             kind: RevocationKind::Jti,
@@ -175,7 +175,7 @@ impl Admin {
         self.store.get_app(app).await.ok().map(|a| a.tenant_id)
     }
 
-    /// Creates a tenant.
+    /// [`ActingAdmin::create_tenant`], unaudited.
     async fn create_tenant(&self, n: NewTenant) -> Result<Tenant, CoreError> {
         let name = validate_name("name", &n.name).map_err(CoreError::Invalid)?;
         let kind = validate_label("kind", n.kind.as_deref().unwrap_or("merchant"))
@@ -215,7 +215,7 @@ impl Admin {
         self.store.get_tenant(id).await.map_err(not_found("tenant"))
     }
 
-    /// Disables, enables or deletes a tenant. Deletion is final.
+    /// [`ActingAdmin::set_tenant_status`], unaudited.
     async fn set_tenant_status(
         &self,
         id: TenantId,
@@ -235,7 +235,7 @@ impl Admin {
             .map_err(not_found("tenant"))
     }
 
-    /// Creates an application of a live tenant with a role from the catalog.
+    /// [`ActingAdmin::create_app`], unaudited.
     async fn create_app(
         &self,
         tenant: TenantId,
@@ -282,7 +282,7 @@ impl Admin {
             .map_err(not_found("application"))
     }
 
-    /// Disables, enables or deletes an application; deletion takes its secrets with it.
+    /// [`ActingAdmin::set_app_status`], unaudited.
     async fn set_app_status(
         &self,
         id: ClientId,
@@ -301,8 +301,7 @@ impl Admin {
             .map_err(not_found("application"))
     }
 
-    /// Creates a secret, valid for `days` (default from the policy). Refused when the
-    /// application already has the maximum number of unexpired secrets.
+    /// [`ActingAdmin::create_secret`], unaudited.
     async fn create_secret(
         &self,
         app: ClientId,
@@ -345,7 +344,7 @@ impl Admin {
         Ok(self.store.list_secrets(app).await?)
     }
 
-    /// Renames an application.
+    /// [`ActingAdmin::rename_app`], unaudited.
     async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, CoreError> {
         let name = validate_name("name", name).map_err(CoreError::Invalid)?;
         self.store
@@ -354,9 +353,7 @@ impl Admin {
             .map_err(not_found("application"))
     }
 
-    /// Rotates a secret: creates a new one (same name, default lifetime) and cuts the old one's
-    /// expiry to now + `grace`, in one transaction, so that an integration can switch over
-    /// without downtime. The new secret counts against the limit like any other.
+    /// [`ActingAdmin::rotate_secret`], unaudited.
     async fn rotate_secret(
         &self,
         app: ClientId,
@@ -439,7 +436,7 @@ impl Admin {
         Ok((meta, value, stored))
     }
 
-    /// Deletes one secret of one application.
+    /// [`ActingAdmin::delete_secret`], unaudited.
     async fn delete_secret(&self, app: ClientId, id: SecretId) -> Result<(), CoreError> {
         // "Deleting applications and secrets will break any existing integrations leveraging
         // them" (Basys): at once, not when their tokens happen to expire.

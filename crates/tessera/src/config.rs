@@ -115,6 +115,8 @@ impl FileConfig {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
+        // Only the parser's message, not the error itself: its Display quotes the offending line,
+        // which may be the database URL with its password.
         let cfg: FileConfig = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
         cfg.validate()
@@ -149,7 +151,7 @@ impl FileConfig {
         self.tokens
             .algorithm
             .parse::<Algorithm>()
-            .map_err(|e| anyhow::anyhow!("tokens.algorithm: {e}"))
+            .context("tokens.algorithm")
     }
 
     /// The default catalog plus the configured roles.

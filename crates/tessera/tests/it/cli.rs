@@ -111,12 +111,22 @@ fn bad_input_gives_one_clear_error_and_a_nonzero_exit() {
             vec!["keys", "rotate", "--alg", "HS256"],
             "unsupported algorithm",
         ),
+        (
+            vec![
+                "app", "create", "--tenant", "x", "--name", "a", "--role", "merchant",
+            ],
+            "not a tenant id",
+        ),
+        (vec!["secret", "list", "--app", "x"], "not a client id"),
+        (vec!["secret", "expiring", "--within", "14"], "14h or 14d"),
+        (vec!["audit", "--since", "yesterday"], "RFC 3339"),
     ] {
         let (ok, out, err) = env.try_cli(&args);
         assert!(!ok, "{args:?} succeeded");
         assert_eq!(out, serde_json::Value::Null, "{args:?}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
     let t = env.cli(&["tenant", "create", "--name", "T"]);
     let (ok, _, err) = env.try_cli(&[

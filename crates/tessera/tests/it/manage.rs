@@ -804,6 +804,66 @@ fn sigterm_loses_no_audit_events() {
     assert_eq!(failures, 50);
 }
 
+/// The core audits each change itself, whoever asks for it: a refused one as a failure, each
+/// under its actor, and a revocation under the client that revoked its own token.
+#[test]
+fn every_front_end_gets_its_changes_audited_by_the_core() {
+    let w = world();
+    let missing = "6b0c1f4e-3f5e-4a39-9d53-1d2f5b8f0a11";
+    let (ok, _, _) = w.env.try_cli(&[
+        "app", "create", "--tenant", missing, "--name", "x", "--role", "merchant",
+    ]);
+    assert!(!ok);
+    let t = token(&w.srv, &w.admin);
+    let app = format!(
+        "{M}/tenants/{}/applications/{}",
+        w.a.tenant_id, w.a.client_id
+    );
+    problem(
+        &call(&w.srv, "PATCH", &app, Some(&t), Some(json!({"name": ""}))),
+        400,
+    );
+    let own = token(&w.srv, &w.b);
+    let r = w.srv.post(
+        "/oauth2/revoke",
+        "application/x-www-form-urlencoded",
+        format!("token={own}").into_bytes(),
+        &[(
+            "authorization",
+            &crate::harness::basic(&w.b.client_id, &w.b.secret),
+        )],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut log = Value::Null;
+    w.srv.eventually(Duration::from_secs(3), || {
+        log = call(&w.srv, "GET", &format!("{M}/audit"), Some(&t), None).json();
+        log.as_array()
+            .is_some_and(|v| v.iter().any(|e| e["action"] == "token.revoke"))
+    });
+    let find = |action: &str, outcome: &str| {
+        log.as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|e| e["action"] == action && e["outcome"] == outcome)
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {outcome} {action} in {log}"))
+    };
+    let cli = find("application.create", "failure");
+    assert_eq!(cli["actor"], "cli");
+    assert_eq!(cli["tenant_id"], missing);
+    assert_eq!(cli["target"], Value::Null);
+    let api = find("application.rename", "failure");
+    assert_eq!(api["actor"], w.admin.client_id.as_str());
+    assert_eq!(api["tenant_id"], w.a.tenant_id.as_str());
+    assert_eq!(api["target"], w.a.client_id.as_str());
+    assert_eq!(api["source"], "127.0.0.1");
+    let revoke = find("token.revoke", "success");
+    assert_eq!(revoke["actor"], w.b.client_id.as_str());
+    assert_eq!(revoke["tenant_id"], w.b.tenant_id.as_str());
+    assert!(revoke["target"].is_string(), "{revoke}");
+}
+
 #[test]
 fn openapi_documents_every_management_route() {
     let w = world();
