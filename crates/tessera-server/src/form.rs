@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use percent_encoding::percent_decode;
+use secrecy::SecretString;
 
 /// The peer's IP address, when the connection loop recorded it (always, in `serve`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -173,20 +174,13 @@ impl Form {
     }
 }
 
-/// Client credentials from an `Authorization: Basic` header.
+/// Client credentials from an `Authorization: Basic` header. `Debug` redacts the secret.
+#[derive(Debug)]
 pub struct BasicCredentials {
     /// The client id, decoded.
     pub id: String,
     /// The secret, decoded.
-    pub secret: String,
-}
-
-impl std::fmt::Debug for BasicCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BasicCredentials")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
+    pub secret: SecretString,
 }
 
 /// What the Authorization header holds.
@@ -228,7 +222,10 @@ pub fn basic_credentials(headers: &HeaderMap) -> AuthorizationHeader {
     };
     let (id, secret) = (&decoded[..colon], &decoded[colon + 1..]);
     match (decode_component(id), decode_component(secret)) {
-        (Some(id), Some(secret)) => AuthorizationHeader::Basic(BasicCredentials { id, secret }),
+        (Some(id), Some(secret)) => AuthorizationHeader::Basic(BasicCredentials {
+            id,
+            secret: secret.into(),
+        }),
         _ => AuthorizationHeader::MalformedBasic,
     }
 }
@@ -268,7 +265,8 @@ mod tests {
         match basic_credentials(&h) {
             AuthorizationHeader::Basic(c) => {
                 assert_eq!(c.id, "a-b:c");
-                assert_eq!(c.secret, "tsk_x+y");
+                assert_eq!(secrecy::ExposeSecret::expose_secret(&c.secret), "tsk_x+y");
+                assert!(!format!("{c:?}").contains("tsk_"));
             }
             other => panic!("{other:?}"),
         }

@@ -84,10 +84,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn issuer_path(issuer: &str) -> Option<&str> {
-    let rest = issuer.split_once("://")?.1;
-    let i = rest.find('/')?;
-    Some(&rest[i..])
+/// The path of the issuer URL, when it has one (`/` alone is none).
+fn issuer_path(issuer: &str) -> Option<String> {
+    let url = url::Url::parse(issuer).ok()?;
+    (url.path() != "/").then(|| url.path().to_owned())
 }
 
 async fn not_found() -> impl IntoResponse {

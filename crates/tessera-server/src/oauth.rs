@@ -10,9 +10,8 @@ use crate::form::{AuthorizationHeader, Form, Peer, basic_credentials};
 use crate::state::AppState;
 use crate::toolkit::oauth2::{ErrorCode, OAuthError, authenticate_client};
 use crate::toolkit::{no_store, read_form};
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -36,22 +35,30 @@ fn client(
     Ok((client, req.form))
 }
 
-/// Reads a form request, authenticates the client, and checks that `token` is there.
-async fn token_request(
-    state: &AppState,
+/// An introspection or revocation request: a strict form from an authenticated client, with a
+/// `token` parameter.
+pub struct TokenRequest {
+    caller: AuthenticatedClient,
+    form: Form,
     peer: Peer,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(AuthenticatedClient, Form), OAuthError> {
-    let form = read_form::<OAuthError>(headers, body, &[]).await?;
-    let (caller, form) = client(state, peer, headers, form)?;
-    if form.get("token").is_none() {
-        return Err(OAuthError::bad(
-            ErrorCode::InvalidRequest,
-            "the token parameter is missing",
-        ));
+}
+
+impl FromRequest<AppState> for TokenRequest {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, OAuthError> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(peer) = Peer::from_request_parts(&mut parts, state).await;
+        let form = read_form::<OAuthError>(&parts.headers, body, &[]).await?;
+        let (caller, form) = client(state, peer, &parts.headers, form)?;
+        if form.get("token").is_none() {
+            return Err(OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the token parameter is missing",
+            ));
+        }
+        Ok(TokenRequest { caller, form, peer })
     }
-    Ok((caller, form))
 }
 
 /// A JSON answer that must not be cached.
@@ -62,11 +69,8 @@ fn json_no_store<T: serde::Serialize>(value: T) -> Response {
 /// `POST /oauth2/introspect` (RFC 7662).
 pub async fn introspect(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    TokenRequest { caller, form, .. }: TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let (caller, form) = token_request(&state, peer, &headers, body).await?;
     let token = form.get("token").unwrap_or_default();
     Ok(json_no_store(state.issuer.introspect(
         &caller,
@@ -79,11 +83,8 @@ pub async fn introspect(
 /// invalid token, or one of another client, is answered 200 as §2.2 requires.
 pub async fn revoke(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    TokenRequest { caller, form, peer }: TokenRequest,
 ) -> Result<Response, OAuthError> {
-    let (caller, form) = token_request(&state, peer, &headers, body).await?;
     let token = form.get("token").unwrap_or_default();
     if let Some(hint) = form.get("token_type_hint")
         && hint != "access_token"
@@ -171,7 +172,7 @@ pub async fn revocations(
             .authenticate(
                 tessera_core::issue::Credentials {
                     client_id,
-                    secret: &secret,
+                    secret: secrecy::ExposeSecret::expose_secret(&secret),
                     source: peer.0,
                 },
                 state.clock.now(),

@@ -95,15 +95,22 @@ pub enum StartError {
 
 /// Normalises an issuer: an `http`/`https` URL without query or fragment, and without a trailing
 /// slash, so that `iss` and the metadata's `issuer` are the same string and endpoint URLs are
-/// `issuer + path`.
+/// `issuer + path`. The string is kept as written (the URL parser's own serialisation would
+/// lower-case and re-escape it, and `iss` must stay what the operator configured).
 pub fn normalize_issuer(raw: &str) -> Result<String, StartError> {
     let s = raw.trim().trim_end_matches('/');
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| StartError::Issuer(raw.to_owned()))?;
-    if rest.is_empty() || s.contains(['?', '#']) || s.chars().any(char::is_whitespace) {
-        return Err(StartError::Issuer(raw.to_owned()));
+    let refuse = || StartError::Issuer(raw.to_owned());
+    // The parser drops tabs and newlines silently; an issuer must not contain any.
+    if s.chars().any(char::is_whitespace) {
+        return Err(refuse());
+    }
+    let url = url::Url::parse(s).map_err(|_| refuse())?;
+    let usable = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !usable {
+        return Err(refuse());
     }
     Ok(s.to_owned())
 }
@@ -232,5 +239,12 @@ mod tests {
         assert!(normalize_issuer("ftp://x").is_err());
         assert!(normalize_issuer("https://x?q").is_err());
         assert!(normalize_issuer("https://").is_err());
+        assert!(normalize_issuer("https://x#").is_err());
+        assert!(normalize_issuer("https://x/a b").is_err());
+        assert!(normalize_issuer("mailto:a@b").is_err());
+        assert_eq!(
+            normalize_issuer(" HTTPS://A.example:443/T/ ").unwrap(),
+            "HTTPS://A.example:443/T"
+        );
     }
 }

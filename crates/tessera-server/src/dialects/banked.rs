@@ -8,8 +8,7 @@
 //! otherwise). `GET /business_applications` lists the partner's business applications for an
 //! unscoped partner token. Errors in the OAuth2 format (RFC 6749 §5.2, RFC 6750 §3.1).
 
-use super::config::common_only;
-use super::{Dialect, default_algorithm};
+use super::Dialect;
 use crate::form::bearer_token;
 use crate::state::AppState;
 use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
@@ -35,13 +34,7 @@ pub const PARTNER_SCOPE: &str = "partner";
 pub const NAME: &str = "banked";
 
 /// This dialect in the registry.
-pub const DIALECT: Dialect = Dialect {
-    name: NAME,
-    default_ttl: time::Duration::seconds(7_200),
-    routes,
-    algorithm: default_algorithm,
-    configure: common_only,
-};
+pub const DIALECT: Dialect = Dialect::new(NAME, 7_200, routes);
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {

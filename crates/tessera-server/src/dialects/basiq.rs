@@ -10,8 +10,8 @@
 //! the requested scope), `parameter-not-valid` 404 for a deleted account, and
 //! `internal-server-error` 500.
 
+use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
-use super::{Dialect, default_algorithm};
 use crate::form::{
     AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, Peer, basic_credentials,
     has_media_type,
@@ -27,6 +27,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, StatusCode};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tessera_core::ids::ClientId;
@@ -39,11 +40,8 @@ pub const NAME: &str = "basiq";
 
 /// This dialect in the registry.
 pub const DIALECT: Dialect = Dialect {
-    name: NAME,
-    default_ttl: time::Duration::seconds(3_600),
-    routes,
-    algorithm: default_algorithm,
     configure,
+    ..Dialect::new(NAME, 3_600, routes)
 };
 
 /// `[dialects.basiq]` beyond the common keys.
@@ -378,7 +376,7 @@ async fn token(
         .token(
             Credentials {
                 client_id,
-                secret: &creds.secret,
+                secret: creds.secret.expose_secret(),
                 source: peer.0,
             },
             grant,

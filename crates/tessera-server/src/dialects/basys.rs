@@ -5,8 +5,8 @@
 //! `scope=<resource URI>/.default`. The response adds `not_before`, `expires_on` (epoch seconds)
 //! and `resource` (the resource id, also the token's `aud`). Errors in the OAuth2 format.
 
+use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
-use super::{Dialect, default_algorithm};
 use crate::state::AppState;
 use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
 use crate::toolkit::token_json;
@@ -23,11 +23,8 @@ pub const NAME: &str = "basys";
 
 /// This dialect in the registry.
 pub const DIALECT: Dialect = Dialect {
-    name: NAME,
-    default_ttl: time::Duration::seconds(10_080),
-    routes,
-    algorithm: default_algorithm,
     configure,
+    ..Dialect::new(NAME, 10_080, routes)
 };
 
 /// `[dialects.basys]` beyond the common keys.

@@ -40,11 +40,9 @@ pub const NAME: &str = "ipospays";
 
 /// This dialect in the registry. Its lifetime is the default of `jwtTokenExpiryMinutes`.
 pub const DIALECT: Dialect = Dialect {
-    name: NAME,
-    default_ttl: Duration::seconds(86_400),
-    routes,
     algorithm: |d| Some(d.ipospays_alg),
     configure,
+    ..Dialect::new(NAME, 86_400, routes)
 };
 
 /// `[dialects.ipospays]` beyond the common keys.

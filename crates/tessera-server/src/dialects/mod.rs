@@ -36,9 +36,22 @@ pub struct Dialect {
     pub configure: fn(&mut DialectsConfig, &str, &Value) -> Result<(), ConfigError>,
 }
 
-/// For [`Dialect::algorithm`]: the deployment's algorithm.
-pub fn default_algorithm(_: &DialectsConfig) -> Option<Algorithm> {
-    None
+impl Dialect {
+    /// A dialect with the common config keys only, signing with the deployment's algorithm;
+    /// override the rest with struct update syntax.
+    pub const fn new(
+        name: &'static str,
+        default_ttl_seconds: i64,
+        routes: fn() -> Router<AppState>,
+    ) -> Dialect {
+        Dialect {
+            name,
+            default_ttl: Duration::seconds(default_ttl_seconds),
+            routes,
+            algorithm: |_| None,
+            configure: config::common_only,
+        }
+    }
 }
 
 /// Every provider dialect, in the order their routes are merged.

@@ -4,8 +4,7 @@
 //! The document recommends a new token per transaction, so this path is as lean as the standard
 //! endpoint: one small JSON parse, then the same in-memory authentication and one signature.
 
-use super::config::common_only;
-use super::{Dialect, default_algorithm};
+use super::Dialect;
 use crate::form::{BodyError, MAX_BODY_BYTES, Peer};
 use crate::state::AppState;
 use crate::toolkit::{
@@ -26,13 +25,7 @@ use tessera_core::issue::{Credentials, Grant};
 pub const NAME: &str = "paysecurez";
 
 /// This dialect in the registry.
-pub const DIALECT: Dialect = Dialect {
-    name: NAME,
-    default_ttl: time::Duration::seconds(1_800),
-    routes,
-    algorithm: default_algorithm,
-    configure: common_only,
-};
+pub const DIALECT: Dialect = Dialect::new(NAME, 1_800, routes);
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {

@@ -31,18 +31,12 @@ struct TokenResponse<'a> {
 
 /// Whether `s` is an absolute URI without a fragment (RFC 8707 §2).
 pub fn is_absolute_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
-        return false;
-    };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    scheme_ok
-        && !rest.is_empty()
-        && !s.contains('#')
+    // The parser trims spaces and drops tabs and newlines silently; a resource is compared as
+    // sent, so it must have none.
+    s.len() <= 2048
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-        && s.len() <= 2048
+        && url::Url::parse(s)
+            .is_ok_and(|u| u.fragment().is_none() && !(u.cannot_be_a_base() && u.path().is_empty()))
 }
 
 /// `POST /oauth2/token`.
@@ -101,5 +95,8 @@ mod tests {
         assert!(!is_absolute_uri("https://x/#frag"));
         assert!(!is_absolute_uri("no scheme"));
         assert!(!is_absolute_uri("1http://x"));
+        assert!(!is_absolute_uri("urn:"));
+        assert!(!is_absolute_uri("https://x/a b"));
+        assert!(!is_absolute_uri("https://x#"));
     }
 }

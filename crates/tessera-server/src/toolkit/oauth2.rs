@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -232,12 +233,13 @@ impl FormRejection for OAuthError {
 
 /// A client-credentials request after the parts every OAuth2 dialect shares: media type, body,
 /// strict form, `grant_type`, and exactly one client authentication method. Its `Debug` shows
-/// neither the secret nor the form.
+/// neither the secret nor the form's values.
+#[derive(Debug)]
 pub struct ClientCredentialsRequest {
     /// The authenticated-to-be client.
     pub client_id: ClientId,
     /// The presented secret.
-    pub secret: String,
+    pub secret: SecretString,
     /// Whether the client used HTTP Basic (its 401s carry a Basic challenge).
     pub basic: bool,
     /// The whole form, for the dialect's own parameters.
@@ -246,21 +248,12 @@ pub struct ClientCredentialsRequest {
     pub peer: Peer,
 }
 
-impl std::fmt::Debug for ClientCredentialsRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientCredentialsRequest")
-            .field("client_id", &self.client_id)
-            .field("basic", &self.basic)
-            .finish_non_exhaustive()
-    }
-}
-
 impl ClientCredentialsRequest {
     /// The credentials, for the core.
     pub fn credentials(&self) -> Credentials<'_> {
         Credentials {
             client_id: self.client_id,
-            secret: &self.secret,
+            secret: self.secret.expose_secret(),
             source: self.peer.0,
         }
     }
@@ -303,7 +296,7 @@ pub fn authenticate_client(
             ));
         }
         AuthorizationHeader::Absent => match (form.get("client_id"), form.get("client_secret")) {
-            (Some(id), Some(secret)) => (id.to_owned(), secret.to_owned(), false),
+            (Some(id), Some(secret)) => (id.to_owned(), secret.into(), false),
             _ => {
                 return Err(OAuthError::invalid_client(
                     "client authentication is required (HTTP Basic or client_id and client_secret)",
