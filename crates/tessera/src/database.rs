@@ -22,15 +22,16 @@ pub enum Engine {
 impl Engine {
     /// The engine of `url`, by its scheme.
     pub fn of(url: &str) -> Result<Engine> {
-        let parsed =
-            Url::parse(url).with_context(|| format!("invalid database URL {:?}", redact(url)))?;
-        match parsed.scheme() {
-            "sqlite" => Ok(Engine::Sqlite),
-            "postgres" | "postgresql" => Ok(Engine::Postgres),
-            _ => bail!(
+        let unsupported = || {
+            format!(
                 "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
                 redact(url)
-            ),
+            )
+        };
+        match Url::parse(url).with_context(unsupported)?.scheme() {
+            "sqlite" => Ok(Engine::Sqlite),
+            "postgres" | "postgresql" => Ok(Engine::Postgres),
+            _ => bail!(unsupported()),
         }
     }
 }
@@ -108,5 +109,7 @@ mod tests {
     fn engines_come_from_the_scheme() {
         assert_eq!(Engine::of("postgresql://h/db").ok(), Some(Engine::Postgres));
         assert!(Engine::of("mysql://h/db").is_err());
+        let no_scheme = Engine::of("tessera.db").map_err(|e| format!("{e:#}"));
+        assert!(no_scheme.is_err_and(|e| e.contains("use sqlite://PATH")));
     }
 }
