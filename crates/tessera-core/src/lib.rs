@@ -5,7 +5,9 @@
 //!   the types of this crate and render its answers and errors in their own wire format;
 //! - [`issue::Issuer`] authenticates clients against the in-memory [`directory::Directory`] and
 //!   signs RFC 9068 tokens with the [`keyring::Keyring`]'s current key; it never waits on storage;
-//! - [`admin::Admin`] changes tenants, applications and secrets through the [`store::Store`] port;
+//! - [`admin::Admin`] reads tenants, applications and secrets through the [`store::Store`] port,
+//!   and changes them only as an [`admin::ActingAdmin`], which audits each change in the name of
+//!   the [`audit::Actor`] the front end names;
 //! - every node follows the store's change feed, so the directory and key ring reflect changes made
 //!   anywhere (the CLI, another node) within a second.
 //!
