@@ -1,5 +1,6 @@
-//! `tessera keys`: signing keys, straight through the key ring (no audit record, as before:
-//! keys carry no tenant and are listed publicly in the JWKS).
+//! `tessera keys`: signing keys, straight through the key ring. Like the scheduled rotation, a
+//! rotation from here writes no audit record: the log covers tenants, applications, secrets and
+//! authentication.
 
 use super::open_checked;
 use crate::args::KeysCmd;
