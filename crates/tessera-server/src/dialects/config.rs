@@ -118,7 +118,7 @@ impl DialectsConfig {
             )));
         }
         let mut d = DialectsConfig::default();
-        for dialect in &REGISTRY {
+        for dialect in REGISTRY {
             if let Some((_, section)) = sections.iter().find(|(n, _)| *n == dialect.name) {
                 (dialect.configure)(&mut d, dialect.name, section)?;
             }

@@ -55,7 +55,7 @@ impl Dialect {
 }
 
 /// Every provider dialect, in the order their routes are merged.
-pub const REGISTRY: [Dialect; 5] = [
+pub const REGISTRY: &[Dialect] = &[
     basys::DIALECT,
     basiq::DIALECT,
     paysecurez::DIALECT,
@@ -66,7 +66,7 @@ pub const REGISTRY: [Dialect; 5] = [
 /// The routes of every enabled provider dialect, each under its prefix.
 pub fn routes(config: &DialectsConfig) -> Router<AppState> {
     let mut r = Router::new();
-    for dialect in &REGISTRY {
+    for dialect in REGISTRY {
         let common = config.common(dialect.name);
         if !common.enabled {
             continue;

@@ -111,35 +111,6 @@ impl OAuthError {
         self
     }
 
-    /// Maps a body failure.
-    pub fn from_body(e: BodyError) -> Self {
-        match e {
-            BodyError::TooLarge => OAuthError::bad(
-                ErrorCode::InvalidRequest,
-                format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
-            )
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
-            BodyError::Read => OAuthError::bad(
-                ErrorCode::InvalidRequest,
-                "the request body could not be read",
-            ),
-        }
-    }
-
-    /// Maps a form failure.
-    pub fn from_form(e: FormError) -> Self {
-        match e {
-            FormError::Malformed => OAuthError::bad(
-                ErrorCode::InvalidRequest,
-                "the body is not a valid application/x-www-form-urlencoded form of UTF-8 text",
-            ),
-            FormError::Duplicate(p) => OAuthError::bad(
-                ErrorCode::InvalidRequest,
-                format!("parameter {p:?} is included more than once"),
-            ),
-        }
-    }
-
     /// Maps a core token error. `challenge`: the client authenticated with HTTP Basic.
     pub fn from_token(e: TokenError, challenge: bool) -> Self {
         match e {
@@ -213,7 +184,17 @@ impl IntoResponse for OAuthError {
 
 impl BodyRejection for OAuthError {
     fn body(e: BodyError) -> Self {
-        OAuthError::from_body(e)
+        match e {
+            BodyError::TooLarge => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE),
+            BodyError::Read => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the request body could not be read",
+            ),
+        }
     }
 }
 
@@ -227,7 +208,16 @@ impl FormRejection for OAuthError {
     }
 
     fn form(e: FormError) -> Self {
-        OAuthError::from_form(e)
+        match e {
+            FormError::Malformed => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                "the body is not a valid application/x-www-form-urlencoded form of UTF-8 text",
+            ),
+            FormError::Duplicate(p) => OAuthError::bad(
+                ErrorCode::InvalidRequest,
+                format!("parameter {p:?} is included more than once"),
+            ),
+        }
     }
 }
 
