@@ -239,6 +239,7 @@ fn revocations_by_jti_secret_application_and_tenant() {
                 before: t,
                 expires: t + 600,
             }],
+            more: false,
         });
         assert_eq!(
             g.guard.verify_cached(&token),
@@ -255,6 +256,7 @@ fn revocations_by_jti_secret_application_and_tenant() {
             before: t - 10,
             expires: t + 600,
         }],
+        more: false,
     });
     assert!(f.guard.verify_cached(&token).is_ok());
 }

@@ -568,6 +568,9 @@ pub struct RevocationFeed {
     pub cursor: i64,
     /// The records added after the cursor given (all live records for `since=0`).
     pub revocations: Vec<Revocation>,
+    /// The answer was capped: ask again from `cursor` at once for the rest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
 
 /// How long past its `expires` a revocation record is kept: more than any verifier's leeway.

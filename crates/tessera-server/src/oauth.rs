@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use std::time::Duration;
-use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::audit::Actor;
 use tessera_core::issue::{AuthenticatedClient, INTROSPECT_SCOPE};
 use tessera_core::proto::RevocationFeed;
 
@@ -101,20 +101,16 @@ pub async fn revoke(
     if let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now)
         && claims.client_id == caller.client_id.to_string()
     {
-        let done = state.admin.revoke_token(&claims.jti, claims.exp).await;
-        state.audit.record(AuditEvent {
-            at: now,
-            actor: caller.client_id.to_string(),
-            tenant_id: Some(caller.tenant_id),
-            action: "token.revoke".into(),
-            target: Some(claims.jti.clone()),
-            outcome: if done.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-            source: peer.0.map(|ip| ip.to_string()),
-        });
+        let actor = Actor::client(
+            caller.client_id,
+            caller.tenant_id,
+            peer.0.map(|ip| ip.to_string()),
+        );
+        let done = state
+            .admin
+            .acting_as(actor)
+            .revoke_token(&claims.jti, claims.exp)
+            .await;
         done.map_err(|e| match e {
             tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
                 OAuthError::bad(
@@ -193,6 +189,7 @@ pub async fn revocations(
             RevocationFeed {
                 cursor,
                 revocations,
+                more: false,
             }
         };
         let mut answer = feed(&state);
