@@ -5,6 +5,7 @@
 //! shape. The binary and the tests build the same [`router`].
 
 pub mod background;
+pub mod connection;
 pub mod dialects;
 pub mod error;
 pub mod form;
@@ -30,6 +31,10 @@ use tower_http::trace::TraceLayer;
 pub fn router(state: AppState) -> Router {
     let (manage, openapi) = manage::router();
     let openapi = bytes::Bytes::from(openapi.to_pretty_json().unwrap_or_default());
+    let manage = manage.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        manage::apply_before_ack,
+    ));
     let mut r = Router::new()
         .merge(manage)
         .route(
@@ -74,6 +79,7 @@ pub fn router(state: AppState) -> Router {
     // The revocation feed long-polls for up to 30 s, so it is outside the 10 s request timeout.
     r.route("/oauth2/revocations", get(oauth::revocations))
         .layer(axum::middleware::from_fn(error::log_internal_errors))
+        .layer(axum::middleware::from_fn(connection::close_if_body_unread))
         .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
         .layer(
             // The span names the path only: query strings and headers may carry credentials.

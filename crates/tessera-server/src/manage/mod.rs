@@ -64,6 +64,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// Read-your-writes: a change this node acknowledges is in effect on this node before the
+/// answer leaves. The write is committed by then; pulling the change feed applies it (and
+/// anything committed before it) to the in-memory directory the token endpoints read, instead
+/// of leaving it to the next poll. Other nodes still learn of it by their poll or a
+/// notification.
+pub async fn apply_before_ack(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let res = next.run(req).await;
+    if writes && res.status().is_success() {
+        crate::background::refresh(&state).await;
+    }
+    res
+}
+
 /// Refuses a body on GET, HEAD and DELETE requests: it means the client is confused about the
 /// API, and ignoring it silently would hide that.
 async fn no_body_on_reads(req: Request, next: Next) -> Response {

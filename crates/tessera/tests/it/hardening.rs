@@ -300,3 +300,51 @@ fn a_master_key_readable_by_others_is_refused() {
     let srv = env.serve();
     assert_eq!(srv.get("/healthz").status, 200);
 }
+
+/// An answer sent before the request body was read says `Connection: close` (RFC 9112 §9.6), so
+/// that a keep-alive client does not send its next request into the closing socket.
+#[test]
+fn an_answer_before_the_body_was_read_says_connection_close() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    let c = env.client("merchant");
+    let srv = env.serve();
+    // Over the size limit, announced by Content-Length: refused before any body byte is read.
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        sock,
+        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+
+    // A bad bearer token on a large management POST: refused from the headers alone.
+    let r = srv
+        .http
+        .post(srv.url("/management/v1/tenants"))
+        .header("authorization", "Bearer nope")
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"{}"}}"#, "x".repeat(12_000)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
+    // A request whose body was read keeps its connection.
+    let r = srv.token_basic(&c, "grant_type=client_credentials");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("connection"), None);
+}
