@@ -98,6 +98,10 @@ pub enum TokenError {
     /// tenant.
     #[error("tenant {0} is not an active child tenant of the client's tenant")]
     BindingRefused(crate::ids::TenantId),
+    /// Too many failed attempts from this caller, or too many tokens for this application:
+    /// try again after the duration (HTTP 429 with `Retry-After`, in each dialect's shape).
+    #[error("too many requests; retry after {} s", .0.as_secs())]
+    Throttled(std::time::Duration),
     /// No key can sign tokens of the requested algorithm.
     #[error("no signing key is available")]
     NoSigningKey,

@@ -11,6 +11,7 @@ use crate::keyring::Keyring;
 use crate::model::{AppStatus, Tenant, TenantStatus};
 use crate::role::RoleCatalog;
 use crate::secret::Pepper;
+use crate::throttle::Throttle;
 use crate::usage::UsageRecorder;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -131,6 +132,8 @@ pub struct IssuerDeps {
     pub audit: Arc<AuditBuffer>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Failed-attempt counters and per-client rates.
+    pub throttle: Arc<Throttle>,
 }
 
 /// Issues tokens.
@@ -143,6 +146,7 @@ pub struct Issuer {
     usage: Arc<UsageRecorder>,
     audit: Arc<AuditBuffer>,
     clock: Arc<dyn Clock>,
+    throttle: Arc<Throttle>,
 }
 
 impl fmt::Debug for Issuer {
@@ -165,6 +169,7 @@ impl Issuer {
             usage: deps.usage,
             audit: deps.audit,
             clock: deps.clock,
+            throttle: deps.throttle,
         }
     }
 
@@ -178,6 +183,11 @@ impl Issuer {
         &self.clock
     }
 
+    /// Failed-attempt counters and per-client rates.
+    pub fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Checks credentials: the client exists and is not deleted, the secret matches one of its
     /// unexpired secrets (constant-time, against all of them), and the client and its tenant are
     /// active. On success the secret's use is noted for the batch writer.
@@ -186,6 +196,11 @@ impl Issuer {
         creds: Credentials<'_>,
         now: OffsetDateTime,
     ) -> Result<AuthenticatedClient, TokenError> {
+        // Before the secret is looked at: a caller past its failure budget learns nothing.
+        let mono = std::time::Instant::now();
+        self.throttle
+            .check(&creds.client_id, creds.source, mono)
+            .map_err(|t| TokenError::Throttled(t.retry_after))?;
         let presented = self.pepper.digest_presented(creds.secret);
         let result = self.directory.with_app(&creds.client_id, |found| {
             let (entry, tenant) = found.ok_or(AuthFailure::UnknownClient)?;
@@ -210,6 +225,14 @@ impl Issuer {
         let (tenant_id, secret_id, role) = match result {
             Ok(v) => v,
             Err(f) => {
+                // Only what a guess produces counts: a caller that presented a real secret
+                // (expired, or of a disabled client) is not guessing.
+                if matches!(
+                    f,
+                    AuthFailure::UnknownClient | AuthFailure::ClientDeleted | AuthFailure::BadSecret
+                ) {
+                    self.throttle.failed(&creds.client_id, creds.source, mono);
+                }
                 self.audit_failure(&creds, f, now);
                 return Err(TokenError::InvalidClient(f));
             }
@@ -251,6 +274,9 @@ impl Issuer {
         grant: Grant,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, TokenError> {
+        self.throttle
+            .token(&client.client_id)
+            .map_err(|t| TokenError::Throttled(t.retry_after))?;
         let scope = match grant.scope {
             None => client.role_scopes.clone(),
             Some(s) if s.is_empty() => client.role_scopes.clone(),

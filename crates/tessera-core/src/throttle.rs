@@ -35,15 +35,22 @@ pub struct ThrottleConfig {
     pub window: Duration,
     /// Most buckets kept at once (about 40 bytes each); beyond it the oldest are dropped.
     pub max_entries: usize,
+    /// Tokens per second one application may obtain, across dialects (0: no limit).
+    pub tokens_per_second_per_app: u32,
+    /// RFC 7009 revocations per minute one client may make (0: no limit). Each one is a write
+    /// that every node and guard must hold until the token expires.
+    pub revocations_per_minute_per_client: u32,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         ThrottleConfig {
-            per_client_address: 10,
-            per_address: 100,
+            per_client_address: 30,
+            per_address: 300,
             window: Duration::from_secs(60),
             max_entries: 1_000_000,
+            tokens_per_second_per_app: 0,
+            revocations_per_minute_per_client: 60,
         }
     }
 }
@@ -64,10 +71,36 @@ struct Bucket {
 
 const SHARDS: usize = 16;
 
-/// Failed-attempt counters. Cheap when nobody fails: `check` returns at once while the table is
-/// empty.
+type ClientRate = governor::DefaultKeyedRateLimiter<ClientId>;
+
+/// A rate per authenticated client. Only clients that proved a secret reach these, so the keys
+/// are bounded by the directory, and [`Throttle::forget_idle`] drops idle ones.
+fn client_rate(per: u32, period: Duration) -> Option<ClientRate> {
+    let n = std::num::NonZeroU32::new(per)?;
+    let quota = governor::Quota::with_period(period / per)?.allow_burst(n);
+    Some(governor::RateLimiter::keyed(quota))
+}
+
+fn rate_check(rate: Option<&ClientRate>, id: &ClientId) -> Result<(), Throttled> {
+    match rate.map(|r| r.check_key(id)) {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(not_until)) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            Err(Throttled {
+                retry_after: Duration::from_secs(wait.as_secs() + 1),
+            })
+        }
+    }
+}
+
+/// Failed-attempt counters and per-client rates. Cheap when nobody fails: `check` returns at
+/// once while the table is empty.
 pub struct Throttle {
     config: ThrottleConfig,
+    tokens: Option<ClientRate>,
+    revocations: Option<ClientRate>,
     hasher: RandomState,
     shards: [Mutex<HashMap<u64, Bucket>>; SHARDS],
     entries: AtomicUsize,
@@ -117,6 +150,11 @@ impl Throttle {
     /// A throttle with these thresholds.
     pub fn new(config: ThrottleConfig) -> Self {
         Throttle {
+            tokens: client_rate(config.tokens_per_second_per_app, Duration::from_secs(1)),
+            revocations: client_rate(
+                config.revocations_per_minute_per_client,
+                Duration::from_secs(60),
+            ),
             config,
             hasher: RandomState::new(),
             shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
@@ -128,6 +166,24 @@ impl Throttle {
     /// The thresholds.
     pub fn config(&self) -> &ThrottleConfig {
         &self.config
+    }
+
+    /// Whether an authenticated application may get another token now.
+    pub fn token(&self, client: &ClientId) -> Result<(), Throttled> {
+        rate_check(self.tokens.as_ref(), client)
+    }
+
+    /// Whether an authenticated client may revoke another token now.
+    pub fn revocation(&self, client: &ClientId) -> Result<(), Throttled> {
+        rate_check(self.revocations.as_ref(), client)
+    }
+
+    /// Drops per-client rate states that are back to full (run now and then).
+    pub fn forget_idle(&self) {
+        for r in [&self.tokens, &self.revocations].into_iter().flatten() {
+            r.retain_recent();
+            r.shrink_to_fit();
+        }
     }
 
     /// How many buckets are held (for metrics and the memory bound's test).
@@ -262,7 +318,23 @@ mod tests {
             per_address: 5,
             window: Duration::from_secs(60),
             max_entries: 1_000,
+            tokens_per_second_per_app: 2,
+            revocations_per_minute_per_client: 0,
         })
+    }
+
+    #[test]
+    fn per_client_rates_refuse_past_their_burst_and_are_off_at_zero() {
+        let th = throttle();
+        let (a, b) = (ClientId::random(), ClientId::random());
+        assert!(th.token(&a).is_ok() && th.token(&a).is_ok());
+        let refused = th.token(&a).unwrap_err();
+        assert!(refused.retry_after >= Duration::from_secs(1));
+        assert!(th.token(&b).is_ok(), "one client's rate is not another's");
+        for _ in 0..1000 {
+            assert!(th.revocation(&a).is_ok());
+        }
+        th.forget_idle();
     }
 
     #[test]

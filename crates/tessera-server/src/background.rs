@@ -31,6 +31,7 @@ pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle
                 last_rotation_check = tokio::time::Instant::now();
                 auto_rotate(&state).await;
                 purge_revocations(&state).await;
+                state.issuer.throttle().forget_idle();
             }
         }
         flush(&state).await;

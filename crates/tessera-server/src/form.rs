@@ -15,7 +15,9 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use percent_encoding::percent_decode;
 use secrecy::SecretString;
 
-/// The peer's IP address, when the connection loop recorded it (always, in `serve`).
+/// The client's IP address: the connection's peer, or the address a trusted proxy named
+/// ([`crate::limits`]). Known whenever the connection loop recorded the peer (always, in
+/// `serve`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Peer(pub Option<std::net::IpAddr>);
 
@@ -26,6 +28,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
         parts: &mut http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
+        // The address resolved through trusted proxies, when they are configured.
+        if let Some(c) = parts.extensions.get::<crate::limits::ClientAddr>() {
+            return Ok(Peer(Some(c.0)));
+        }
         Ok(Peer(
             parts
                 .extensions

@@ -10,6 +10,7 @@ pub mod dialects;
 pub mod error;
 pub mod form;
 pub mod health;
+pub mod limits;
 pub mod manage;
 pub mod oauth;
 pub mod serve;
@@ -77,7 +78,14 @@ pub fn router(state: AppState) -> Router {
         Duration::from_secs(10),
     ));
     // The revocation feed long-polls for up to 30 s, so it is outside the 10 s request timeout.
-    r.route("/oauth2/revocations", get(oauth::revocations))
+    let mut r = r.route("/oauth2/revocations", get(oauth::revocations));
+    if !state.config.limits.trusted_proxies.is_empty() {
+        r = r.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::resolve_client_address,
+        ));
+    }
+    r
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(axum::middleware::from_fn(connection::close_if_body_unread))
         .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))

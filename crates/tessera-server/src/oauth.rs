@@ -101,6 +101,12 @@ pub async fn revoke(
     if let Ok(claims) = state.keyring.verify(token, &state.config.issuer, now)
         && claims.client_id == caller.client_id.to_string()
     {
+        // Each revocation is a write every node and guard holds until the token expires.
+        state
+            .issuer
+            .throttle()
+            .revocation(&caller.client_id)
+            .map_err(|t| OAuthError::throttled(t.retry_after))?;
         let actor = Actor::client(
             caller.client_id,
             caller.tenant_id,

@@ -16,6 +16,7 @@ use tessera_core::master::MasterKey;
 use tessera_core::proto::Algorithm;
 use tessera_core::role::RoleCatalog;
 use tessera_core::store::Store;
+use tessera_core::throttle::Throttle;
 use tessera_core::usage::UsageRecorder;
 use time::Duration;
 
@@ -41,6 +42,8 @@ pub struct NodeConfig {
     pub refresh_interval: std::time::Duration,
     /// The provider dialects.
     pub dialects: crate::dialects::config::DialectsConfig,
+    /// Failed-attempt and rate limits, connection caps, trusted proxies.
+    pub limits: crate::limits::Limits,
 }
 
 /// Everything a handler may need.
@@ -182,6 +185,7 @@ impl AppState {
                 usage: usage.clone(),
                 audit: audit.clone(),
                 clock: clock.clone(),
+                throttle: Arc::new(Throttle::new(config.limits.throttle)),
             },
         );
         let iss = config.issuer.as_str();

@@ -35,6 +35,91 @@ pub struct FileConfig {
     /// The provider dialects.
     #[serde(default)]
     pub dialects: DialectsFile,
+    /// Brute-force protection, rate limits, connection caps, trusted proxies.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`. Failed authentications are counted per source address and per client id from
+/// that address, never per client id alone, so an attacker cannot lock out an owner calling
+/// from elsewhere.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Failed authentications of one client id from one address per window before 429.
+    pub failures_per_client_address: u32,
+    /// Failed authentications from one address (any client id) per window before 429.
+    pub failures_per_address: u32,
+    /// The window, seconds.
+    pub failure_window_seconds: u32,
+    /// Tokens per second one application may get (0: no limit).
+    pub tokens_per_second_per_app: u32,
+    /// RFC 7009 revocations per minute per client (0: no limit).
+    pub revocations_per_minute_per_client: u32,
+    /// Open connections overall.
+    pub max_connections: u32,
+    /// Open connections from one address (0: no cap; set it to 0 or high behind a load
+    /// balancer that is not in `trusted_proxies`).
+    pub max_connections_per_address: u32,
+    /// Networks of the proxies in front (e.g. `["10.0.0.0/8"]`): only their
+    /// `Forwarded`/`X-Forwarded-For` headers name the client address.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let t = tessera_server::limits::ThrottleConfig::default();
+        let c = tessera_server::limits::ConnectionLimits::default();
+        LimitsConfig {
+            failures_per_client_address: t.per_client_address,
+            failures_per_address: t.per_address,
+            failure_window_seconds: u32::try_from(t.window.as_secs()).unwrap_or(60),
+            tokens_per_second_per_app: t.tokens_per_second_per_app,
+            revocations_per_minute_per_client: t.revocations_per_minute_per_client,
+            max_connections: u32::try_from(c.max_total).unwrap_or(u32::MAX),
+            max_connections_per_address: u32::try_from(c.max_per_address).unwrap_or(u32::MAX),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The server's limits.
+    pub fn resolve(&self) -> Result<tessera_server::limits::Limits> {
+        if self.failure_window_seconds == 0 {
+            bail!("limits.failure_window_seconds must be at least 1");
+        }
+        if self.max_connections == 0 {
+            bail!("limits.max_connections must be at least 1");
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("limits.trusted_proxies: {s:?} is not an address or network")
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let defaults = tessera_server::limits::ThrottleConfig::default();
+        Ok(tessera_server::limits::Limits {
+            throttle: tessera_server::limits::ThrottleConfig {
+                per_client_address: self.failures_per_client_address,
+                per_address: self.failures_per_address,
+                window: std::time::Duration::from_secs(u64::from(self.failure_window_seconds)),
+                tokens_per_second_per_app: self.tokens_per_second_per_app,
+                revocations_per_minute_per_client: self.revocations_per_minute_per_client,
+                ..defaults
+            },
+            connections: tessera_server::limits::ConnectionLimits {
+                max_total: self.max_connections as usize,
+                max_per_address: self.max_connections_per_address as usize,
+            },
+            trusted_proxies,
+        })
+    }
 }
 
 /// `[dialects.NAME]`: every key optional; absent keys keep the seed documents' defaults. Each
@@ -140,6 +225,7 @@ impl FileConfig {
             bail!("tokens.ttl_seconds exceeds keys.max_token_ttl_seconds");
         }
         let max = time::Duration::seconds(i64::from(self.keys.max_token_ttl_seconds));
+        self.limits.resolve()?;
         if self.dialects.resolve()?.max_ttl() > max {
             bail!("a dialect's token_ttl_seconds exceeds keys.max_token_ttl_seconds");
         }

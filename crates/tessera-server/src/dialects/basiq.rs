@@ -82,6 +82,9 @@ pub struct BasiqError {
     detail: String,
     source: Source,
     cause: Option<String>,
+    /// Throttled: `Retry-After` seconds (0: not throttled). Seconds, not a `Duration`, to keep
+    /// the error small.
+    retry_after: u32,
 }
 
 impl BasiqError {
@@ -99,6 +102,7 @@ impl BasiqError {
             detail: detail.into(),
             source,
             cause: None,
+            retry_after: 0,
         }
     }
 
@@ -154,7 +158,12 @@ impl IntoResponse for BasiqError {
             "correlationId": uuid::Uuid::new_v4().to_string(),
             "data": [item],
         });
-        error_response(self.status, &body, self.cause)
+        let mut res = error_response(self.status, &body, self.cause);
+        if self.retry_after > 0 {
+            let after = std::time::Duration::from_secs(u64::from(self.retry_after));
+            crate::toolkit::retry_after(&mut res, after);
+        }
+        res
     }
 }
 
@@ -403,6 +412,16 @@ async fn token(
                     Source::Header("Authorization"),
                 )
             }
+            TokenError::Throttled(after) => BasiqError {
+                retry_after: u32::try_from(after.as_secs()).unwrap_or(u32::MAX).max(1),
+                ..BasiqError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-requests",
+                    "Too many requests.",
+                    crate::toolkit::throttled_text(after),
+                    Source::None,
+                )
+            },
             TokenError::InvalidScope(_)
             | TokenError::BindingRefused(_)
             | TokenError::UnauthorizedClient => BasiqError::new(

@@ -97,6 +97,9 @@ pub enum IposError {
     ExpiryTooShort,
     /// AUTH_ERR_012.
     ExpiryTooLong,
+    /// AUTH_ERR_013 (tessera's): too many failed attempts, or too many tokens; 429 with
+    /// `Retry-After` (seconds).
+    TooManyRequests(u64),
     /// A server failure.
     Internal,
 }
@@ -147,6 +150,11 @@ impl IposError {
                 "AUTH_ERR_012",
                 "Maximum expiry time cannot be more than 24 hours.",
             ),
+            E::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "AUTH_ERR_013",
+                "Too many requests, please try again later.",
+            ),
             E::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "AUTH_ERR_500",
@@ -171,7 +179,11 @@ impl IntoResponse for IposError {
             error_message: message,
         };
         let cause = (self == IposError::Internal).then(|| "token signing failed".to_owned());
-        error_response(status, &body, cause)
+        let mut res = error_response(status, &body, cause);
+        if let IposError::TooManyRequests(secs) = self {
+            crate::toolkit::retry_after(&mut res, std::time::Duration::from_secs(secs));
+        }
+        res
     }
 }
 
@@ -293,6 +305,7 @@ fn grant(
 fn map_issue_error(e: TokenError) -> IposError {
     match e {
         TokenError::InvalidClient(_) => IposError::InvalidCredentials,
+        TokenError::Throttled(after) => IposError::TooManyRequests(after.as_secs().max(1)),
         TokenError::InvalidScope(_)
         | TokenError::BindingRefused(_)
         | TokenError::UnauthorizedClient => IposError::InvalidScope,

@@ -38,6 +38,7 @@ pub struct PszError {
     status: StatusCode,
     error: String,
     cause: Option<String>,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl PszError {
@@ -46,6 +47,7 @@ impl PszError {
             status,
             error: error.into(),
             cause: None,
+            retry_after: None,
         }
     }
 
@@ -73,7 +75,11 @@ impl IntoResponse for PszError {
             message: self.status.canonical_reason().unwrap_or("Error"),
             error: &self.error,
         };
-        error_response(self.status, &body, self.cause)
+        let mut res = error_response(self.status, &body, self.cause);
+        if let Some(after) = self.retry_after {
+            crate::toolkit::retry_after(&mut res, after);
+        }
+        res
     }
 }
 
@@ -149,6 +155,13 @@ async fn token(
         )
         .map_err(|e| match e {
             TokenError::InvalidClient(_) => PszError::unauthorized(),
+            TokenError::Throttled(after) => PszError {
+                retry_after: Some(after),
+                ..PszError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    crate::toolkit::throttled_text(after),
+                )
+            },
             TokenError::UnauthorizedClient
             | TokenError::InvalidScope(_)
             | TokenError::BindingRefused(_) => PszError::new(

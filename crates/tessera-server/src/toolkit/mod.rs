@@ -69,6 +69,22 @@ pub fn error_response<T: Serialize>(
     res
 }
 
+/// Adds `Retry-After` (whole seconds, at least one) to a 429 answer: every dialect's throttled
+/// error says when to come back the same way.
+pub fn retry_after(res: &mut Response, after: std::time::Duration) {
+    let secs = after.as_secs().max(1);
+    res.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+}
+
+/// The wording of a throttled request, for every dialect's body.
+pub fn throttled_text(after: std::time::Duration) -> String {
+    format!(
+        "too many requests; retry after {} seconds",
+        after.as_secs().max(1)
+    )
+}
+
 /// A dialect's error type, as far as reading a body needs it.
 pub trait BodyRejection: IntoResponse + Sized {
     /// The body is over the limit or could not be read.

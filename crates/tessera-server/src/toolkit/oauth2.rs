@@ -39,6 +39,9 @@ pub enum ErrorCode {
     ServerError,
     /// The server cannot issue right now.
     TemporarilyUnavailable,
+    /// RFC 8628 §3.5 (registered for the token endpoint): the client must slow down; sent with
+    /// 429 and `Retry-After` when it is throttled.
+    SlowDown,
 }
 
 impl ErrorCode {
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::SlowDown => "slow_down",
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct OAuthError {
     /// Send `WWW-Authenticate: Basic` (the client tried, or should try, HTTP Basic).
     challenge: bool,
     cause: Option<String>,
+    /// Throttled: come back after this long.
+    retry_after: Option<std::time::Duration>,
 }
 
 impl From<OAuthError> for Response {
@@ -84,6 +90,16 @@ impl OAuthError {
             description: description.into(),
             challenge: false,
             cause: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429 `slow_down` with `Retry-After`.
+    pub fn throttled(after: std::time::Duration) -> Self {
+        OAuthError {
+            retry_after: Some(after),
+            ..OAuthError::bad(ErrorCode::SlowDown, super::throttled_text(after))
+                .with_status(StatusCode::TOO_MANY_REQUESTS)
         }
     }
 
@@ -142,6 +158,7 @@ impl OAuthError {
                 ErrorCode::InvalidScope,
                 format!("scope {:?} is not granted to this client", t.to_string()),
             ),
+            TokenError::Throttled(after) => OAuthError::throttled(after),
             TokenError::NoSigningKey => OAuthError {
                 cause: Some("no signing key for the requested algorithm".into()),
                 ..OAuthError::bad(
@@ -172,6 +189,9 @@ impl IntoResponse for OAuthError {
             error_description: &self.description,
         };
         let mut res = error_response(self.status, &body, self.cause);
+        if let Some(after) = self.retry_after {
+            super::retry_after(&mut res, after);
+        }
         if self.challenge && self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 WWW_AUTHENTICATE,

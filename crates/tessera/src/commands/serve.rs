@@ -62,6 +62,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
             s.file.poll_interval_ms.unwrap_or(250),
         )),
         dialects: s.file.dialects.resolve()?,
+        limits: s.file.limits.resolve()?,
     };
     let state = AppState::start(
         store.clone(),
@@ -91,8 +92,9 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = tessera_server::background::spawn(state.clone(), stop_rx);
+    let connections = state.config.limits.connections;
     let app = tessera_server::router(state);
-    tessera_server::serve::serve(listener, app, shutdown_signal()).await;
+    tessera_server::serve::serve_with_limits(listener, app, connections, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = background.await;
     tracing::info!("stopped");

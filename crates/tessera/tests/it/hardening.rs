@@ -25,7 +25,11 @@ fn sql(db: &Path, script: &str) {
 /// the deleted one stop at once.
 #[test]
 fn an_acknowledged_change_is_in_effect_on_that_node_at_once() {
-    let env = Env::with_config("poll_interval_ms = 10000\n");
+    // Each round ends with a refused (deleted) secret: 200 failures from one address, which
+    // the brute-force limits would rightly stop; this test is about read-your-writes.
+    let env = Env::with_config(
+        "poll_interval_ms = 10000\n[limits]\nfailures_per_client_address = 1000\nfailures_per_address = 1000\n",
+    );
     let t = env.cli(&["tenant", "create", "--name", "GW", "--kind", "gateway"]);
     let gid = s(&t["id"]);
     let owner = env.client_of(&gid, "integrated-gateway-standard");
@@ -347,4 +351,370 @@ fn an_answer_before_the_body_was_read_says_connection_close() {
     let r = srv.token_basic(&c, "grant_type=client_credentials");
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("connection"), None);
+}
+
+/// An HTTP client whose connections come from `ip` (any 127.0.0.0/8 address is loopback).
+fn client_from(ip: &str) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+fn form_post(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> crate::harness::Answer {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().unwrap();
+    crate::harness::Answer {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        text: r.text().unwrap(),
+    }
+}
+
+/// Wrong secrets for one client id from one address: refused with 429 and `Retry-After` past
+/// the threshold, while the owner, calling from another address, is never refused.
+#[test]
+fn a_client_id_hammered_from_one_address_stays_open_to_its_owner() {
+    let env =
+        Env::with_config("[limits]\nfailures_per_client_address = 5\nfailures_per_address = 50\n");
+    let owner = env.client("merchant");
+    let srv = env.serve();
+    let attacker = client_from("127.0.0.2");
+    let me = client_from("127.0.0.1");
+    let url = srv.url("/oauth2/token");
+    let wrong = crate::harness::basic(&owner.client_id, "tsk_wrong");
+    let right = crate::harness::basic(&owner.client_id, &owner.secret);
+    let (mut unauthorized, mut throttled) = (0, 0);
+    for i in 0..40 {
+        let r = form_post(
+            &attacker,
+            &url,
+            "grant_type=client_credentials",
+            &[("authorization", &wrong)],
+        );
+        match r.status {
+            401 => unauthorized += 1,
+            429 => {
+                throttled += 1;
+                let after: u64 = r.header("retry-after").unwrap().parse().unwrap();
+                assert!((1..=60).contains(&after), "{after}");
+                assert_eq!(r.json()["error"], "slow_down");
+            }
+            other => panic!("attempt {i}: {other} {}", r.text),
+        }
+        let r = form_post(
+            &me,
+            &url,
+            "grant_type=client_credentials",
+            &[("authorization", &right)],
+        );
+        assert_eq!(
+            r.status, 200,
+            "the owner was refused at attempt {i}: {}",
+            r.text
+        );
+    }
+    assert_eq!(unauthorized, 5);
+    assert_eq!(throttled, 35);
+    // Even the right secret from the attacker's address waits: the address learns nothing.
+    let r = form_post(
+        &attacker,
+        &url,
+        "grant_type=client_credentials",
+        &[("authorization", &right)],
+    );
+    assert_eq!(r.status, 429);
+}
+
+/// Made-up client ids from one address: the address is refused after its own threshold,
+/// whatever client id it tries next.
+#[test]
+fn an_address_trying_many_client_ids_is_refused() {
+    let env =
+        Env::with_config("[limits]\nfailures_per_client_address = 5\nfailures_per_address = 20\n");
+    let owner = env.client("merchant");
+    let srv = env.serve();
+    let attacker = client_from("127.0.0.3");
+    let url = srv.url("/oauth2/token");
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let made_up = crate::harness::basic(&uuid::Uuid::new_v4().to_string(), "tsk_x");
+        let r = form_post(
+            &attacker,
+            &url,
+            "grant_type=client_credentials",
+            &[("authorization", &made_up)],
+        );
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 20);
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10);
+    let r = form_post(
+        &client_from("127.0.0.1"),
+        &url,
+        "grant_type=client_credentials",
+        &[(
+            "authorization",
+            &crate::harness::basic(&owner.client_id, &owner.secret),
+        )],
+    );
+    assert_eq!(r.status, 200);
+}
+
+/// Every endpoint that checks a secret answers a throttled caller with 429, `Retry-After` and
+/// its own error shape.
+#[test]
+fn every_dialect_answers_a_throttled_caller_in_its_own_shape() {
+    let env = Env::with_config("[limits]\nfailures_per_client_address = 2\n");
+    let t = env.cli(&["tenant", "create", "--name", "P", "--kind", "partner"]);
+    let c = env.client_of(&s(&t["id"]), "api-partner");
+    let srv = env.serve();
+    let http = client_from("127.0.0.4");
+    let wrong = crate::harness::basic(&c.client_id, "tsk_wrong");
+    for _ in 0..2 {
+        let r = form_post(
+            &http,
+            &srv.url("/oauth2/token"),
+            "grant_type=client_credentials",
+            &[("authorization", &wrong)],
+        );
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    let iss = srv.issuer();
+    let json = |path: &str, body: String, headers: &[(&str, &str)]| {
+        let mut req = http
+            .post(srv.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().unwrap();
+        crate::harness::Answer {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            text: r.text().unwrap(),
+        }
+    };
+    let form = |path: &str, body: String, headers: &[(&str, &str)]| {
+        form_post(&http, &srv.url(path), &body, headers)
+    };
+    let cases: Vec<(&str, crate::harness::Answer, &str)> = vec![
+        (
+            "standard",
+            form(
+                "/oauth2/token",
+                "grant_type=client_credentials".into(),
+                &[("authorization", &wrong)],
+            ),
+            "error",
+        ),
+        (
+            "basys",
+            form(
+                "/oauth2/v2.0/token",
+                format!(
+                    "grant_type=client_credentials&client_id={}&client_secret=tsk_wrong&scope={iss}/8939cd8f-0b21-4654-8f4d-ee01706dc3d6/.default",
+                    c.client_id
+                ),
+                &[],
+            ),
+            "error",
+        ),
+        (
+            "basiq",
+            form(
+                "/token",
+                "scope=SERVER_ACCESS".into(),
+                &[("authorization", &wrong), ("basiq-version", "3.0")],
+            ),
+            "data",
+        ),
+        (
+            "paysecurez",
+            json(
+                "/api/token",
+                format!(
+                    r#"{{"client_id":"{}","client_secret":"tsk_wrong"}}"#,
+                    c.client_id
+                ),
+                &[],
+            ),
+            "statusCode",
+        ),
+        (
+            "ipospays",
+            json(
+                "/v1/authenticate-token",
+                String::new(),
+                &[
+                    ("apiKey", &c.client_id),
+                    ("secretKey", "tsk_wrong"),
+                    ("scope", "ExternalApi"),
+                ],
+            ),
+            "errorCode",
+        ),
+        (
+            "banked",
+            form(
+                "/oauth/token",
+                "grant_type=client_credentials".into(),
+                &[("authorization", &wrong)],
+            ),
+            "error",
+        ),
+        (
+            "introspection",
+            form(
+                "/oauth2/introspect",
+                "token=x".into(),
+                &[("authorization", &wrong)],
+            ),
+            "error",
+        ),
+    ];
+    for (name, r, field) in cases {
+        assert_eq!(r.status, 429, "{name}: {}", r.text);
+        assert!(r.header("retry-after").is_some(), "{name}");
+        assert!(!r.json()[field].is_null(), "{name}: {}", r.text);
+    }
+}
+
+/// Behind a trusted proxy the client address comes from `X-Forwarded-For`; from anyone else
+/// that header is ignored, so it cannot be used to dodge the limits.
+#[test]
+fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let env = Env::with_config(
+        "[limits]\nfailures_per_client_address = 2\ntrusted_proxies = [\"127.0.0.5\"]\n",
+    );
+    let c = env.client("merchant");
+    let srv = env.serve();
+    let url = srv.url("/oauth2/token");
+    let wrong = crate::harness::basic(&c.client_id, "tsk_wrong");
+    let attempt = |from: &str, xff: &str| {
+        form_post(
+            &client_from(from),
+            &url,
+            "grant_type=client_credentials",
+            &[("authorization", &wrong), ("x-forwarded-for", xff)],
+        )
+        .status
+    };
+    // Through the proxy: two clients, counted apart.
+    assert_eq!(attempt("127.0.0.5", "203.0.113.1"), 401);
+    assert_eq!(attempt("127.0.0.5", "203.0.113.1"), 401);
+    assert_eq!(attempt("127.0.0.5", "203.0.113.1"), 429);
+    assert_eq!(attempt("127.0.0.5", "203.0.113.2"), 401);
+    // Not a proxy: a new X-Forwarded-For every time changes nothing.
+    assert_eq!(attempt("127.0.0.6", "198.51.100.1"), 401);
+    assert_eq!(attempt("127.0.0.6", "198.51.100.2"), 401);
+    assert_eq!(attempt("127.0.0.6", "198.51.100.3"), 429);
+}
+
+/// Connections from one address past the cap are closed at once; others still connect.
+#[test]
+fn connections_from_one_address_are_capped() {
+    use std::io::Read;
+    let env = Env::with_config("[limits]\nmax_connections_per_address = 2\n");
+    let srv = env.serve();
+    let addr: std::net::SocketAddr = srv.base.trim_start_matches("http://").parse().unwrap();
+    let connect_from = |ip: &str| {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let local: std::net::SocketAddr = format!("{ip}:0").parse().unwrap();
+        sock.bind(&local.into()).unwrap();
+        sock.connect(&addr.into()).unwrap();
+        let s: std::net::TcpStream = sock.into();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s
+    };
+    let held: Vec<_> = (0..2).map(|_| connect_from("127.0.0.7")).collect();
+    let mut third = connect_from("127.0.0.7");
+    let mut buf = [0u8; 16];
+    // Closed by the server: end of stream (or a reset), not a timeout.
+    match third.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the third connection stayed open: {other:?}"),
+    }
+    // Another address is not affected.
+    assert_eq!(
+        client_from("127.0.0.8")
+            .get(srv.url("/healthz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        client_from("127.0.0.7")
+            .get(srv.url("/healthz"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+/// RFC 7009 revocations are rate-limited per client, and so, when configured, are tokens per
+/// application.
+#[test]
+fn revocations_and_tokens_are_rate_limited_per_client() {
+    let env = Env::with_config(
+        "[limits]\nrevocations_per_minute_per_client = 2\ntokens_per_second_per_app = 5\n",
+    );
+    let c = env.client("merchant");
+    let other = env.client("merchant");
+    let srv = env.serve();
+    let auth = crate::harness::basic(&c.client_id, &c.secret);
+    let mut tokens = Vec::new();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let r = srv.token_basic(&c, "grant_type=client_credentials");
+        statuses.push(r.status);
+        if r.status == 200 {
+            tokens.push(s(&r.json()["access_token"]));
+        } else {
+            assert_eq!(r.status, 429, "{}", r.text);
+            assert!(r.header("retry-after").is_some());
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(tokens.len() >= 5, "{statuses:?}");
+    // Another application's budget is its own.
+    assert_eq!(
+        srv.token_basic(&other, "grant_type=client_credentials")
+            .status,
+        200
+    );
+    let revoke = |t: &str| {
+        srv.post(
+            "/oauth2/revoke",
+            "application/x-www-form-urlencoded",
+            format!("token={t}").into_bytes(),
+            &[("authorization", &auth)],
+        )
+    };
+    assert_eq!(revoke(&tokens[0]).status, 200);
+    assert_eq!(revoke(&tokens[1]).status, 200);
+    let r = revoke(&tokens[2]);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.header("retry-after").is_some());
 }
