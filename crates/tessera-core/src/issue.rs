@@ -229,7 +229,9 @@ impl Issuer {
                 // (expired, or of a disabled client) is not guessing.
                 if matches!(
                     f,
-                    AuthFailure::UnknownClient | AuthFailure::ClientDeleted | AuthFailure::BadSecret
+                    AuthFailure::UnknownClient
+                        | AuthFailure::ClientDeleted
+                        | AuthFailure::BadSecret
                 ) {
                     self.throttle.failed(&creds.client_id, creds.source, mono);
                 }
