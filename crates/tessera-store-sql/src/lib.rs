@@ -63,16 +63,9 @@ pub trait Engine: Send + Sync + Sized + 'static {
 }
 
 /// Why the database could not be opened: one line naming the database and the problem.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct OpenError(pub String);
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for OpenError {}
 
 /// A driver error in one line: the database's own message when it has one.
 pub fn short_error(e: &sqlx::Error) -> String {
@@ -172,6 +165,35 @@ where
         Ok((tx, seq))
     }
 
+    /// The sequence number of the last change.
+    async fn seq(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT value FROM change_seq WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err::<E>)
+    }
+
+    /// Sets one column of a live application and returns the application.
+    async fn update_app(
+        tx: &mut Tx<E>,
+        id: ClientId,
+        column: &str,
+        value: String,
+        seq: i64,
+    ) -> Result<Application, StoreError> {
+        let r: AppRow = sqlx::query_as(&format!(
+            "UPDATE applications SET {column} = $1, seq = $2
+             WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
+        ))
+        .bind(value)
+        .bind(seq)
+        .bind(id.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err::<E>)?;
+        r.try_into()
+    }
+
     /// Inserts a secret into a live application unless it already has `max_active` unexpired
     /// secrets. The application row is locked and the transaction holds the write lock, so two
     /// writers cannot both pass the count.
@@ -219,8 +241,9 @@ where
         Ok(())
     }
 
-    /// Records a revocation, or extends an existing one for the same subject.
-    async fn revoke(tx: &mut Tx<E>, r: &Revocation, seq: i64) -> Result<(), StoreError> {
+    /// Records a revocation, if any, or extends an existing one for the same subject.
+    async fn revoke(tx: &mut Tx<E>, r: Option<&Revocation>, seq: i64) -> Result<(), StoreError> {
+        let Some(r) = r else { return Ok(()) };
         sqlx::query(
             "INSERT INTO revocations (kind, subject, before, expires, seq) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (kind, subject) DO UPDATE SET
@@ -298,11 +321,7 @@ where
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT value FROM change_seq WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err::<E>)?;
-        Ok(())
+        self.seq().await.map(drop)
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -393,9 +412,7 @@ where
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err::<E>)?;
-        if let Some(rv) = revoke {
-            Self::revoke(&mut tx, rv, seq).await?;
-        }
+        Self::revoke(&mut tx, revoke, seq).await?;
         tx.commit().await.map_err(map_err::<E>)?;
         r.try_into()
     }
@@ -457,16 +474,7 @@ where
         revoke: Option<&Revocation>,
     ) -> Result<Application, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let r: AppRow = sqlx::query_as(&format!(
-            "UPDATE applications SET status = $1, seq = $2
-             WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
-        ))
-        .bind(status.as_str().to_owned())
-        .bind(seq)
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
+        let app = Self::update_app(&mut tx, id, "status", status.as_str().to_owned(), seq).await?;
         if status == AppStatus::Deleted {
             sqlx::query(
                 "UPDATE secrets SET deleted = 1, seq = $1 WHERE client_id = $2 AND deleted = 0",
@@ -477,11 +485,9 @@ where
             .await
             .map_err(map_err::<E>)?;
         }
-        if let Some(rv) = revoke {
-            Self::revoke(&mut tx, rv, seq).await?;
-        }
+        Self::revoke(&mut tx, revoke, seq).await?;
         tx.commit().await.map_err(map_err::<E>)?;
-        r.try_into()
+        Ok(app)
     }
 
     async fn create_secret(
@@ -526,15 +532,13 @@ where
         if E::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        if let Some(rv) = revoke {
-            Self::revoke(&mut tx, rv, seq).await?;
-        }
+        Self::revoke(&mut tx, revoke, seq).await?;
         tx.commit().await.map_err(map_err::<E>)
     }
 
     async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        Self::revoke(&mut tx, r, seq).await?;
+        Self::revoke(&mut tx, Some(r), seq).await?;
         tx.commit().await.map_err(map_err::<E>)
     }
 
@@ -607,18 +611,9 @@ where
 
     async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let r: AppRow = sqlx::query_as(&format!(
-            "UPDATE applications SET name = $1, seq = $2
-             WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
-        ))
-        .bind(name.to_owned())
-        .bind(seq)
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
+        let app = Self::update_app(&mut tx, id, "name", name.to_owned(), seq).await?;
         tx.commit().await.map_err(map_err::<E>)?;
-        r.try_into()
+        Ok(app)
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
@@ -712,10 +707,7 @@ where
     }
 
     async fn changes_since(&self, since: i64) -> Result<ChangeSet, StoreError> {
-        let seq: i64 = sqlx::query_scalar("SELECT value FROM change_seq WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err::<E>)?;
+        let seq = self.seq().await?;
         if seq == since {
             return Ok(ChangeSet {
                 seq,

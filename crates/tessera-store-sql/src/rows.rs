@@ -32,9 +32,12 @@ fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.into()))
 }
 
+fn corrupt(what: &str, s: &str) -> StoreError {
+    StoreError::Other(format!("corrupt {what} in database: {s:?}").into())
+}
+
 fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Other(format!("corrupt {what} in database: {s:?}").into()))
+    s.parse().map_err(|_| corrupt(what, s))
 }
 
 /// Converts every row, failing on the first corrupt one.
@@ -176,6 +179,7 @@ impl TryFrom<KeyRow> for KeyRecord {
     }
 }
 
+/// Revocation kinds as stored; reading maps them back through this one table.
 pub(crate) fn kind_str(k: RevocationKind) -> &'static str {
     match k {
         RevocationKind::Jti => "jti",
@@ -197,16 +201,11 @@ pub(crate) struct RevocationRow {
 impl TryFrom<RevocationRow> for (i64, Revocation) {
     type Error = StoreError;
     fn try_from(r: RevocationRow) -> Result<Self, StoreError> {
-        let kind = match r.kind.as_str() {
-            "jti" => RevocationKind::Jti,
-            "secret" => RevocationKind::Secret,
-            "application" => RevocationKind::Application,
-            "tenant" => RevocationKind::Tenant,
-            other => {
-                let e = format!("corrupt revocation kind in database: {other:?}");
-                return Err(StoreError::Other(e.into()));
-            }
-        };
+        use RevocationKind as K;
+        let kind = [K::Jti, K::Secret, K::Application, K::Tenant]
+            .into_iter()
+            .find(|k| kind_str(*k) == r.kind)
+            .ok_or_else(|| corrupt("revocation kind", &r.kind))?;
         let (id, before, expires) = (r.subject, r.before, r.expires);
         Ok((
             r.seq,

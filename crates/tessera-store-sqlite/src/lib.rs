@@ -37,19 +37,14 @@ impl Engine for SqliteEngine {
 
     /// Opens (creating if needed) the database at `url` (`sqlite://PATH` or `sqlite:PATH`).
     async fn open(url: &str) -> Result<(SqlitePool, Self), OpenError> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url)
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| OpenError(format!("database {url}: invalid database URL: {e}")))?;
+        // The file as the driver reads it from the URL.
+        let path = opts.get_filename().display().to_string();
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             OpenError(format!("database {path}: {what}: {e}"))
         };
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| fail("invalid database URL", &e))?
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
