@@ -48,7 +48,7 @@ impl Default for ThrottleConfig {
             per_client_address: 30,
             per_address: 300,
             window: Duration::from_secs(60),
-            max_entries: 1_000_000,
+            max_entries: 500_000,
             tokens_per_second_per_app: 0,
             revocations_per_minute_per_client: 60,
         }
