@@ -12,7 +12,7 @@ use std::time::Duration;
 use tessera_store_sql::{Engine, SqlStore, short_error, short_migrate_error};
 use tokio::sync::Notify;
 
-pub use tessera_store_sql::OpenError;
+pub use tessera_store_sql::{OpenError, redact};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -113,16 +113,5 @@ async fn listen(pool: PgPool, changed: Weak<Notify>) {
             Err(e) => tracing::debug!(error = %e, "LISTEN connection failed; retrying"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// The URL without its password.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let user = url[s + 3..at].split(':').next().unwrap_or_default();
-            format!("{}://{user}:***@{}", &url[..s], &url[at + 1..])
-        }
-        _ => url.to_owned(),
     }
 }

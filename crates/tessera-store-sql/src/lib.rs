@@ -767,3 +767,17 @@ where
         tx.commit().await.map_err(map_err::<E>)
     }
 }
+
+/// A database URL as it may be shown: its password replaced by `***` (URLs name databases in
+/// logs and error lines; their passwords must never be there).
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => match u.set_password(Some("***")) {
+            Ok(()) => u.to_string(),
+            Err(()) => "(a URL with a password)".to_owned(),
+        },
+        Ok(_) => url.to_owned(),
+        Err(_) if !url.contains('@') => url.to_owned(),
+        Err(_) => "(a URL with credentials)".to_owned(),
+    }
+}

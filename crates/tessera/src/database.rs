@@ -66,19 +66,9 @@ pub fn data_dir(url: &str) -> Option<PathBuf> {
     })
 }
 
-/// A database URL without its password, for output and logs. A URL that does not parse is shown
-/// only when it cannot hold a password at all.
-pub fn redact(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => match u.set_password(Some("***")) {
-            Ok(()) => u.to_string(),
-            Err(()) => "(a URL with a password)".to_owned(),
-        },
-        Ok(_) => url.to_owned(),
-        Err(_) if !url.contains('@') => url.to_owned(),
-        Err(_) => "(a URL with credentials)".to_owned(),
-    }
-}
+/// A database URL without its password, for output and logs (one implementation, shared with
+/// the stores' own error lines).
+pub use tessera_store_postgres::redact;
 
 #[cfg(test)]
 mod tests {
