@@ -100,6 +100,9 @@ fn rate_check(rate: Option<&ClientRate>, id: &ClientId) -> Result<(), Throttled>
 pub struct Throttle {
     config: ThrottleConfig,
     tokens: Option<ClientRate>,
+    /// Per-application token rates that replace `tokens` for those applications (`None`: no
+    /// limit for that one).
+    app_tokens: HashMap<ClientId, Option<ClientRate>>,
     revocations: Option<ClientRate>,
     hasher: RandomState,
     shards: [Mutex<HashMap<u64, Bucket>>; SHARDS],
@@ -151,6 +154,7 @@ impl Throttle {
     pub fn new(config: ThrottleConfig) -> Self {
         Throttle {
             tokens: client_rate(config.tokens_per_second_per_app, Duration::from_secs(1)),
+            app_tokens: HashMap::new(),
             revocations: client_rate(
                 config.revocations_per_minute_per_client,
                 Duration::from_secs(60),
@@ -170,7 +174,20 @@ impl Throttle {
 
     /// Whether an authenticated application may get another token now.
     pub fn token(&self, client: &ClientId) -> Result<(), Throttled> {
-        rate_check(self.tokens.as_ref(), client)
+        match self.app_tokens.get(client) {
+            Some(own) => rate_check(own.as_ref(), client),
+            None => rate_check(self.tokens.as_ref(), client),
+        }
+    }
+
+    /// Gives some applications their own token rate per second (0: no limit), instead of
+    /// `tokens_per_second_per_app`.
+    pub fn with_app_token_rates(mut self, rates: &[(ClientId, u32)]) -> Self {
+        self.app_tokens = rates
+            .iter()
+            .map(|(id, per)| (*id, client_rate(*per, Duration::from_secs(1))))
+            .collect();
+        self
     }
 
     /// Whether an authenticated client may revoke another token now.
@@ -180,7 +197,8 @@ impl Throttle {
 
     /// Drops per-client rate states that are back to full (run now and then).
     pub fn forget_idle(&self) {
-        for r in [&self.tokens, &self.revocations].into_iter().flatten() {
+        let own = self.app_tokens.values().flatten();
+        for r in [&self.tokens, &self.revocations].into_iter().flatten().chain(own) {
             r.retain_recent();
             r.shrink_to_fit();
         }
@@ -331,6 +349,11 @@ mod tests {
         let refused = th.token(&a).unwrap_err();
         assert!(refused.retry_after >= Duration::from_secs(1));
         assert!(th.token(&b).is_ok(), "one client's rate is not another's");
+        let th = throttle().with_app_token_rates(&[(a, 0), (b, 1)]);
+        for _ in 0..100 {
+            assert!(th.token(&a).is_ok(), "0 is no limit for that application");
+        }
+        assert!(th.token(&b).is_ok() && th.token(&b).is_err());
         for _ in 0..1000 {
             assert!(th.revocation(&a).is_ok());
         }

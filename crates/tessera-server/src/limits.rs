@@ -26,6 +26,8 @@ pub struct Limits {
     pub connections: ConnectionLimits,
     /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Applications with their own token rate per second (0: none), instead of the default.
+    pub app_token_rates: Vec<(tessera_core::ids::ClientId, u32)>,
 }
 
 /// The client's address as resolved through trusted proxies; [`crate::form::Peer`] prefers it

@@ -185,7 +185,10 @@ impl AppState {
                 usage: usage.clone(),
                 audit: audit.clone(),
                 clock: clock.clone(),
-                throttle: Arc::new(Throttle::new(config.limits.throttle)),
+                throttle: Arc::new(
+                    Throttle::new(config.limits.throttle)
+                        .with_app_token_rates(&config.limits.app_token_rates),
+                ),
             },
         );
         let iss = config.issuer.as_str();

@@ -64,6 +64,9 @@ pub struct LimitsConfig {
     /// Networks of the proxies in front (e.g. `["10.0.0.0/8"]`): only their
     /// `Forwarded`/`X-Forwarded-For` headers name the client address.
     pub trusted_proxies: Vec<String>,
+    /// `[limits.app_token_rates]`: client id = tokens per second for that application (0: no
+    /// limit), instead of `tokens_per_second_per_app`.
+    pub app_token_rates: BTreeMap<String, u32>,
 }
 
 impl Default for LimitsConfig {
@@ -79,6 +82,7 @@ impl Default for LimitsConfig {
             max_connections: u32::try_from(c.max_total).unwrap_or(u32::MAX),
             max_connections_per_address: u32::try_from(c.max_per_address).unwrap_or(u32::MAX),
             trusted_proxies: Vec::new(),
+            app_token_rates: BTreeMap::new(),
         }
     }
 }
@@ -103,6 +107,16 @@ impl LimitsConfig {
                     })
             })
             .collect::<Result<Vec<_>>>()?;
+        let app_token_rates = self
+            .app_token_rates
+            .iter()
+            .map(|(id, per)| {
+                let id = id.parse().with_context(|| {
+                    format!("limits.app_token_rates: {id:?} is not a client id")
+                })?;
+                Ok((id, *per))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let defaults = tessera_server::limits::ThrottleConfig::default();
         Ok(tessera_server::limits::Limits {
             throttle: tessera_server::limits::ThrottleConfig {
@@ -118,6 +132,7 @@ impl LimitsConfig {
                 max_per_address: self.max_connections_per_address as usize,
             },
             trusted_proxies,
+            app_token_rates,
         })
     }
 }

@@ -718,3 +718,31 @@ fn revocations_and_tokens_are_rate_limited_per_client() {
     assert_eq!(r.status, 429, "{}", r.text);
     assert!(r.header("retry-after").is_some());
 }
+
+/// An application can have its own token rate, replacing the default one.
+#[test]
+fn an_application_can_have_its_own_token_rate() {
+    let mut env = Env::new();
+    let busy = env.client("merchant");
+    let plain = env.client("merchant");
+    env.set_config(&format!(
+        "[limits]\ntokens_per_second_per_app = 2\n[limits.app_token_rates]\n\"{}\" = 0\n",
+        busy.client_id
+    ));
+    let srv = env.serve();
+    for _ in 0..20 {
+        let r = srv.token_basic(&busy, "grant_type=client_credentials");
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| {
+            srv.token_basic(&plain, "grant_type=client_credentials")
+                .status
+        })
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // A malformed client id in the config is refused at start.
+    env.set_config("[limits.app_token_rates]\n\"nope\" = 5\n");
+    let (ok, _, err) = env.try_cli(&["validate-config"]);
+    assert!(!ok && err.contains("not a client id"), "{err}");
+}
