@@ -15,6 +15,7 @@ pub mod manage;
 pub mod oauth;
 pub mod serve;
 pub mod state;
+pub mod tls;
 pub mod toolkit;
 pub mod wellknown;
 

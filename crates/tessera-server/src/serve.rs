@@ -76,15 +76,19 @@ impl Drop for AddressSlot {
 /// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown`
 /// completes.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
-    serve_with_limits(listener, app, ConnectionLimits::default(), shutdown).await;
+    serve_with_limits(listener, app, ConnectionLimits::default(), None, shutdown).await;
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets open requests finish (for up
-/// to ten seconds).
+/// How long a client may take for the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then
+/// lets open requests finish (for up to ten seconds).
 pub async fn serve_with_limits(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let total = Arc::new(Semaphore::new(limits.max_total.max(1)));
@@ -127,10 +131,25 @@ pub async fn serve_with_limits(
                 req
             },
         );
-        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
-        let conn = graceful.watch(conn);
+        let svc = TowerToHyperService::new(svc);
+        let Some(acceptor) = tls.clone() else {
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop((slot, permit));
+            });
+            continue;
+        };
+        // The handshake runs in the connection's task, so a slow one never holds up accepting.
+        let (http, watcher) = (http.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let _ = conn.await;
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+            {
+                let _ = watcher
+                    .watch(http.serve_connection(TokioIo::new(tls), svc))
+                    .await;
+            }
             drop((slot, permit));
         });
     }

@@ -50,9 +50,16 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the bound address is printed).
     #[arg(long)]
     pub listen: Option<String>,
-    /// Issuer URL, the `iss` of every token. Default: http:// + the bound address.
+    /// Issuer URL, the `iss` of every token. Default: http:// (https:// with TLS) + the bound
+    /// address.
     #[arg(long)]
     pub issuer: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); reloaded when it changes.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Create (or refresh) a demo tenant, application and secret, and print a curl command.
     #[arg(long)]
     pub demo: bool,

@@ -17,6 +17,10 @@ pub struct FileConfig {
     pub issuer: Option<String>,
     /// Listen address.
     pub listen: Option<String>,
+    /// HTTPS certificate chain (PEM); with `tls_key`. Reloaded when the file changes.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
     /// Database URL.
     pub database: Option<String>,
     /// How often a node polls the database's change counter, in milliseconds (default 250):
@@ -225,6 +229,9 @@ impl FileConfig {
     }
 
     fn validate(&self) -> Result<()> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together");
+        }
         self.algorithm()?;
         self.catalog()?;
         if self

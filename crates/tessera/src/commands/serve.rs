@@ -42,10 +42,20 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
+    let tls = match (
+        args.tls_cert.or_else(|| s.file.tls_cert.clone()),
+        args.tls_key.or_else(|| s.file.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(tessera_server::tls::acceptor(
+            tessera_server::tls::TlsFiles { cert, key },
+        )?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = args
         .issuer
         .or_else(|| s.file.issuer.clone())
-        .unwrap_or_else(|| format!("http://{bound}"));
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
     let catalog = Arc::new(s.file.catalog()?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let keys = &s.file.keys;
@@ -93,8 +103,27 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = tessera_server::background::spawn(state.clone(), stop_rx);
     let connections = state.config.limits.connections;
+    let acceptor = match tls {
+        Some((acceptor, reloading)) => {
+            tokio::spawn(reloading.watch(std::time::Duration::from_secs(2)));
+            Some(acceptor)
+        }
+        None => {
+            tracing::info!(
+                "serving plain HTTP: a TLS-terminating proxy is expected in front (or use --tls-cert and --tls-key)"
+            );
+            None
+        }
+    };
     let app = tessera_server::router(state);
-    tessera_server::serve::serve_with_limits(listener, app, connections, shutdown_signal()).await;
+    tessera_server::serve::serve_with_limits(
+        listener,
+        app,
+        connections,
+        acceptor,
+        shutdown_signal(),
+    )
+    .await;
     let _ = stop_tx.send(true);
     let _ = background.await;
     tracing::info!("stopped");
