@@ -1,41 +1,195 @@
-//! A node's background work: follow the store's change feed, write `last_used_at` in batches,
-//! rotate keys on schedule. Stops on the shutdown signal after a last flush.
+//! A node's background work, in tasks of their own so that none waits for another: one follows
+//! the store's change feed (and writes `last_used_at` in batches, rotates keys on schedule); one
+//! appends audit events. A flood of failed authentications, or an audit insert stuck on the
+//! database, thus never delays a disable reaching this node. Both stop on the shutdown signal
+//! after a last flush.
 
 use crate::state::AppState;
+use std::sync::Arc;
 use std::time::Duration;
+use tessera_core::audit::AuditBuffer;
 use tessera_core::keyring::Keyring;
+use tessera_core::store::{Store, StoreError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-/// Spawns the background loop; it returns after `shutdown` turns true and a final flush.
-pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+/// How often audit events are appended, unless a full batch is waiting sooner.
+const AUDIT_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// At most one warning this often about the same trouble: a database that stays away would
+/// otherwise write a line every flush.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+/// How long the last audit flush may take on shutdown.
+const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Spawns the background tasks; the handle resolves after `shutdown` turns true and each task
+/// made its last flush.
+pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    let audit = tokio::spawn(write_audit(
+        state.audit.clone(),
+        state.store.clone(),
+        shutdown.clone(),
+    ));
+    let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(state.config.refresh_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_flush = tokio::time::Instant::now();
-        let mut last_rotation_check = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                // PostgreSQL announces changes: apply them now rather than at the next tick.
-                () = state.store.changed() => {}
-                _ = shutdown.changed() => break,
+        let _ = changes.await;
+        let _ = audit.await;
+    })
+}
+
+/// Resolves when the node is stopping (or whoever could stop it is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|&stop| stop).await;
+}
+
+async fn follow_changes(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(state.config.refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_flush = Instant::now();
+    let mut last_rotation_check = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            // PostgreSQL announces changes: apply them now rather than at the next tick.
+            () = state.store.changed() => {}
+            () = stopping(&mut shutdown) => break,
+        }
+        refresh(&state).await;
+        if last_flush.elapsed() >= Duration::from_secs(1) {
+            last_flush = Instant::now();
+            flush(&state).await;
+        }
+        if last_rotation_check.elapsed() >= Duration::from_secs(30) {
+            last_rotation_check = Instant::now();
+            auto_rotate(&state).await;
+            purge_revocations(&state).await;
+            state.issuer.throttle().forget_idle();
+        }
+    }
+    flush(&state).await;
+}
+
+/// Appends audit events every [`AUDIT_FLUSH_INTERVAL`], or as soon as a full batch waits.
+async fn write_audit(
+    audit: Arc<AuditBuffer>,
+    store: Arc<dyn Store>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut log = AuditLog::default();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(AUDIT_FLUSH_INTERVAL) => {}
+            () = audit.batch_ready() => {}
+            () = stopping(&mut shutdown) => break,
+        }
+        tokio::select! {
+            r = audit.flush(store.as_ref()) => log.flushed(r, &audit, Instant::now()),
+            // A flush abandoned here keeps its events for the last one below.
+            () = stopping(&mut shutdown) => break,
+        }
+    }
+    match tokio::time::timeout(FINAL_FLUSH_TIMEOUT, audit.flush(store.as_ref())).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, lost = audit.len(), "cannot append the last audit events")
+        }
+        Err(_) => tracing::error!(
+            lost = audit.len(),
+            "the database did not take the last audit events in time"
+        ),
+    }
+    log.report_drops(&audit, None);
+}
+
+/// `true` at most once per period.
+#[derive(Debug)]
+struct Every {
+    period: Duration,
+    last: Option<Instant>,
+}
+
+impl Every {
+    fn new(period: Duration) -> Self {
+        Every { period, last: None }
+    }
+
+    fn due(&mut self, now: Instant) -> bool {
+        let due = self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= self.period);
+        if due {
+            self.last = Some(now);
+        }
+        due
+    }
+}
+
+/// What the audit writer has said, so that it says it once a minute at most.
+#[derive(Debug)]
+struct AuditLog {
+    failing: bool,
+    failure_warning: Every,
+    drop_warning: Every,
+    drops_reported: u64,
+}
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        AuditLog {
+            failing: false,
+            failure_warning: Every::new(WARN_EVERY),
+            drop_warning: Every::new(WARN_EVERY),
+            drops_reported: 0,
+        }
+    }
+}
+
+impl AuditLog {
+    fn flushed(&mut self, r: Result<usize, StoreError>, audit: &AuditBuffer, now: Instant) {
+        match r {
+            Ok(written) if self.failing => {
+                self.failing = false;
+                // The next outage is news again.
+                self.failure_warning = Every::new(WARN_EVERY);
+                tracing::info!(written, "audit events are being appended again");
             }
-            refresh(&state).await;
-            flush_audit(&state).await;
-            if last_flush.elapsed() >= Duration::from_secs(1) {
-                last_flush = tokio::time::Instant::now();
-                flush(&state).await;
-            }
-            if last_rotation_check.elapsed() >= Duration::from_secs(30) {
-                last_rotation_check = tokio::time::Instant::now();
-                auto_rotate(&state).await;
-                purge_revocations(&state).await;
-                state.issuer.throttle().forget_idle();
+            Ok(_) => {}
+            Err(e) => {
+                self.failing = true;
+                if self.failure_warning.due(now) {
+                    tracing::warn!(
+                        error = %e,
+                        held = audit.len(),
+                        capacity = audit.capacity(),
+                        "cannot append audit events; they are kept in memory and retried"
+                    );
+                }
             }
         }
-        flush(&state).await;
-    })
+        self.report_drops(audit, Some(now));
+    }
+
+    /// Warns of events dropped since the last warning: now if `now` is `None` (shutdown), else
+    /// when one is due.
+    fn report_drops(&mut self, audit: &AuditBuffer, now: Option<Instant>) {
+        if let Some(dropped) = self.new_drops(audit.dropped(), now) {
+            tracing::warn!(
+                dropped,
+                dropped_total = audit.dropped(),
+                capacity = audit.capacity(),
+                "the audit buffer is full; events were dropped"
+            );
+        }
+    }
+
+    fn new_drops(&mut self, total: u64, now: Option<Instant>) -> Option<u64> {
+        if total <= self.drops_reported || !now.is_none_or(|now| self.drop_warning.due(now)) {
+            return None;
+        }
+        let new = total - self.drops_reported;
+        self.drops_reported = total;
+        Some(new)
+    }
 }
 
 /// Applies the store's changes to this node: directory, revocations, keys.
@@ -67,21 +221,10 @@ async fn purge_revocations(state: &AppState) {
     }
 }
 
-/// Writes pending `last_used_at` notes and audit events.
+/// Writes pending `last_used_at` notes.
 pub async fn flush(state: &AppState) {
     if let Err(e) = state.usage.flush(state.store.as_ref()).await {
         tracing::warn!(error = %e, "cannot write last_used_at; will retry");
-    }
-    flush_audit(state).await;
-}
-
-async fn flush_audit(state: &AppState) {
-    if let Err(e) = state.audit.flush(state.store.as_ref()).await {
-        tracing::warn!(error = %e, "cannot append audit events; will retry");
-    }
-    let dropped = state.audit.dropped();
-    if dropped > 0 {
-        tracing::warn!(dropped, "audit buffer was full; events were dropped");
     }
 }
 
@@ -115,5 +258,39 @@ async fn auto_rotate(state: &AppState) {
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_is_due_once_per_period() {
+        let t0 = Instant::now();
+        let mut w = Every::new(WARN_EVERY);
+        assert!(w.due(t0));
+        assert!(!w.due(t0 + Duration::from_secs(1)));
+        assert!(!w.due(t0 + WARN_EVERY - Duration::from_millis(1)));
+        assert!(w.due(t0 + WARN_EVERY));
+        assert!(!w.due(t0 + WARN_EVERY + Duration::from_secs(59)));
+    }
+
+    #[test]
+    fn dropped_events_are_counted_between_warnings() {
+        let t0 = Instant::now();
+        let mut log = AuditLog::default();
+        assert_eq!(log.new_drops(0, Some(t0)), None);
+        assert_eq!(log.new_drops(5, Some(t0)), Some(5));
+        // Within the minute: counted, not yet reported.
+        assert_eq!(log.new_drops(7, Some(t0 + Duration::from_secs(10))), None);
+        assert_eq!(log.new_drops(9, Some(t0 + Duration::from_secs(20))), None);
+        assert_eq!(log.new_drops(9, Some(t0 + WARN_EVERY)), Some(4));
+        // Nothing new: no warning, and the next drop is reported at once.
+        assert_eq!(log.new_drops(9, Some(t0 + 3 * WARN_EVERY)), None);
+        assert_eq!(log.new_drops(10, Some(t0 + 3 * WARN_EVERY)), Some(1));
+        assert_eq!(log.new_drops(12, Some(t0 + 3 * WARN_EVERY)), None);
+        // On shutdown, whatever is left is reported at once.
+        assert_eq!(log.new_drops(12, None), Some(2));
     }
 }

@@ -7,6 +7,7 @@
     reason = "tests fail by panicking"
 )]
 
+mod audit_pressure;
 mod cli;
 mod dialects;
 mod guard;
@@ -17,6 +18,7 @@ mod manage;
 mod oauth;
 mod postgres;
 mod robustness;
+mod tls;
 mod token;
 
 /// A copy of a client's credentials.
