@@ -74,8 +74,9 @@ pub struct Grant {
     pub claims: ExtraClaims,
 }
 
-/// A signed token and what the response needs to say about it.
-#[derive(Debug, Clone)]
+/// A signed token and what the response needs to say about it. `Debug` never shows the token: it
+/// is a bearer credential.
+#[derive(Clone)]
 pub struct IssuedToken {
     /// The compact JWT.
     pub access_token: String,
@@ -85,6 +86,17 @@ pub struct IssuedToken {
     pub scope: ScopeSet,
     /// Seconds until expiry.
     pub expires_in: i64,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"<redacted>")
+            .field("claims", &self.claims)
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// The scope that lets a resource server introspect its tenant's tokens.
@@ -196,6 +208,8 @@ impl Issuer {
         creds: Credentials<'_>,
         now: OffsetDateTime,
     ) -> Result<AuthenticatedClient, TokenError> {
+        // The front end's request log names the client (a no-op outside a request span).
+        tracing::Span::current().record("client_id", tracing::field::display(&creds.client_id));
         // Before the secret is looked at: a caller past its failure budget learns nothing.
         let mono = std::time::Instant::now();
         self.throttle
@@ -459,5 +473,29 @@ impl Issuer {
         let now = self.clock.now();
         let client = self.authenticate(creds, now)?;
         self.issue(&client, grant, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_token_never_shows_in_debug() {
+        let claims: AccessTokenClaims = serde_json::from_value(serde_json::json!({
+            "iss": "https://auth.example", "sub": "c", "client_id": "c", "aud": "https://api",
+            "exp": 2, "iat": 1, "nbf": 1, "jti": "j", "scope": "payments:read",
+            "tenant_id": "t", "secret_id": "s",
+        }))
+        .unwrap();
+        let t = IssuedToken {
+            access_token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjIn0.c2lnbmF0dXJl".into(),
+            claims,
+            scope: ScopeSet::parse("payments:read").unwrap(),
+            expires_in: 1,
+        };
+        let shown = format!("{t:?} {t:#?}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(shown.contains("payments:read"), "{shown}");
     }
 }

@@ -7,8 +7,9 @@
 //! `parameter-not-valid` 400 for the headers, `invalid-request` 400 for the body,
 //! `unsupported-grant-type` 400, `invalid-grant` 400 for a key that is invalid, expired or
 //! revoked, `access-denied` 403 for a disabled account (and for a key whose role does not hold
-//! the requested scope), `parameter-not-valid` 404 for a deleted account, and
-//! `internal-server-error` 500.
+//! the requested scope), `parameter-not-valid` 404 for a deleted account (a deleted tenant, told
+//! only to a caller whose key matched; the key of a deleted application is `invalid-grant`, like
+//! an unknown one), `too-many-requests` 429, and `internal-server-error` 500.
 
 use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
@@ -391,8 +392,13 @@ async fn token(
             grant,
         )
         .map_err(|e| match e {
+            // A deleted application has no secret left, so its key can only be wrong: saying
+            // "deleted" here would tell anyone, without a secret, which client ids existed.
             TokenError::InvalidClient(
-                AuthFailure::UnknownClient | AuthFailure::BadSecret | AuthFailure::SecretExpired,
+                AuthFailure::UnknownClient
+                | AuthFailure::ClientDeleted
+                | AuthFailure::BadSecret
+                | AuthFailure::SecretExpired,
             ) => BasiqError::invalid_grant(),
             TokenError::InvalidClient(
                 AuthFailure::ClientDisabled | AuthFailure::TenantDisabled,
@@ -403,15 +409,14 @@ async fn token(
                 "Your account has been disabled",
                 Source::None,
             ),
-            TokenError::InvalidClient(AuthFailure::ClientDeleted | AuthFailure::TenantDeleted) => {
-                BasiqError::new(
-                    StatusCode::NOT_FOUND,
-                    "parameter-not-valid",
-                    "Parameter not valid.",
-                    "Unable to authenticate. Please, check your API key",
-                    Source::Header("Authorization"),
-                )
-            }
+            // Reported only once the key matched: the caller holds a real key.
+            TokenError::InvalidClient(AuthFailure::TenantDeleted) => BasiqError::new(
+                StatusCode::NOT_FOUND,
+                "parameter-not-valid",
+                "Parameter not valid.",
+                "Unable to authenticate. Please, check your API key",
+                Source::Header("Authorization"),
+            ),
             TokenError::Throttled(after) => BasiqError {
                 retry_after: u32::try_from(after.as_secs()).unwrap_or(u32::MAX).max(1),
                 ..BasiqError::new(

@@ -114,8 +114,9 @@ pub struct ApplicationDetailDto {
     pub secrets: Vec<SecretDto>,
 }
 
-/// A secret just created: the only response that ever holds its value.
-#[derive(Debug, Serialize, ToSchema)]
+/// A secret just created: the only response that ever holds its value. `Debug` shows neither the
+/// value nor the API key.
+#[derive(Serialize, ToSchema)]
 pub struct CreatedSecretDto {
     /// Metadata.
     #[serde(flatten)]
@@ -124,6 +125,16 @@ pub struct CreatedSecretDto {
     pub secret: String,
     /// base64("client_id:secret"), the form some providers call an API key.
     pub api_key: String,
+}
+
+impl std::fmt::Debug for CreatedSecretDto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedSecretDto")
+            .field("meta", &self.meta)
+            .field("secret", &"<redacted>")
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl From<CreatedSecret> for CreatedSecretDto {
@@ -227,4 +238,34 @@ pub struct NewSecretDto {
 pub struct RotateDto {
     /// How long the old secret keeps working, in seconds (default 86400).
     pub grace_seconds: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::ids::{ClientId, SecretId};
+    use tessera_core::secret::SecretValue;
+
+    #[test]
+    fn a_created_secret_never_shows_in_debug() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let created = CreatedSecret {
+            meta: SecretMeta {
+                id: SecretId::random(),
+                client_id: ClientId::random(),
+                name: "ci".into(),
+                created_at: now,
+                expires_at: now,
+                last_used_at: None,
+            },
+            value: SecretValue::generate().unwrap(),
+        };
+        let value = created.value.expose().to_owned();
+        assert!(!format!("{created:?}").contains(&value));
+        let dto = CreatedSecretDto::from(created);
+        let shown = format!("{dto:?} {dto:#?}");
+        assert!(shown.contains(&dto.meta.id), "{shown}");
+        assert!(!shown.contains(&value), "{shown}");
+        assert!(!shown.contains(&dto.api_key), "{shown}");
+    }
 }

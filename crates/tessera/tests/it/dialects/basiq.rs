@@ -185,3 +185,48 @@ fn every_documented_error_code_and_status() {
     assert_eq!(r.status, 400);
     assert_eq!(error(&r)["source"]["parameter"], "userId");
 }
+
+/// A deleted application's key, right or wrong, answers exactly as a made-up client id does:
+/// without a secret that matched, nobody learns which client ids existed.
+#[test]
+fn a_deleted_client_answers_like_an_unknown_one() {
+    let env = Env::new();
+    let (c, key) = api_key(&env, "api-partner");
+    let srv = env.serve();
+    let call = |key: &str| {
+        srv.post(
+            "/token",
+            "application/x-www-form-urlencoded",
+            b"scope=SERVER_ACCESS".to_vec(),
+            &[
+                ("authorization", &format!("Basic {key}")),
+                ("basiq-version", "3.0"),
+            ],
+        )
+    };
+    let encode = |id: &str, secret: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    };
+    assert_eq!(call(&key).status, 200);
+    env.cli(&["app", "delete", &c.client_id]);
+    srv.eventually(std::time::Duration::from_secs(2), || {
+        call(&key).status != 200
+    });
+
+    // Everything but the random correlation id.
+    let shape = |r: &crate::harness::Answer| {
+        let mut v = r.json();
+        assert!(v["correlationId"].is_string());
+        v["correlationId"] = serde_json::Value::Null;
+        (r.status, v)
+    };
+    let unknown = shape(&call(&encode(
+        "6f1d2c3b-4a59-4e68-8d7c-0b1a2f3e4d5c",
+        "tsk_wrong",
+    )));
+    assert_eq!(unknown.0, 400);
+    assert_eq!(unknown.1["data"][0]["code"], "invalid-grant");
+    assert_eq!(shape(&call(&encode(&c.client_id, "tsk_wrong"))), unknown);
+    assert_eq!(shape(&call(&key)), unknown);
+}
