@@ -195,10 +195,24 @@ impl Throttle {
         rate_check(self.revocations.as_ref(), client)
     }
 
-    /// Drops per-client rate states that are back to full (run now and then).
+    /// Drops failure buckets that have drained and per-client rate states that are back to
+    /// full (run now and then), so that the table shrinks back once an attack stops.
     pub fn forget_idle(&self) {
+        let t = self.millis(Instant::now());
+        let window = u64::try_from(self.config.window.as_millis()).unwrap_or(u64::MAX);
+        for shard in &self.shards {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let before = shard.len();
+            shard.retain(|_, b| t.saturating_sub(b.at) < window);
+            self.entries
+                .fetch_sub(before - shard.len(), Ordering::Relaxed);
+        }
         let own = self.app_tokens.values().flatten();
-        for r in [&self.tokens, &self.revocations].into_iter().flatten().chain(own) {
+        for r in [&self.tokens, &self.revocations]
+            .into_iter()
+            .flatten()
+            .chain(own)
+        {
             r.retain_recent();
             r.shrink_to_fit();
         }
@@ -407,5 +421,18 @@ mod tests {
             th.failed(&ClientId::random(), Some(addr), t0);
         }
         assert!(th.len() <= 1_000, "{} buckets", th.len());
+    }
+
+    #[test]
+    fn drained_buckets_are_forgotten() {
+        let th = Throttle::new(ThrottleConfig {
+            window: Duration::from_millis(1),
+            ..ThrottleConfig::default()
+        });
+        th.failed(&ClientId::random(), ip("10.0.0.9"), Instant::now());
+        assert_eq!(th.len(), 2);
+        std::thread::sleep(Duration::from_millis(5));
+        th.forget_idle();
+        assert!(th.is_empty());
     }
 }
