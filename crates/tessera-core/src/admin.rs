@@ -148,15 +148,20 @@ impl Admin {
         }
     }
 
-    /// [`ActingAdmin::revoke_token`], unaudited.
-    async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
+    /// [`ActingAdmin::revoke_token`], unaudited; the record is `tenant`'s.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        exp: i64,
+        tenant: Option<TenantId>,
+    ) -> Result<Revocation, CoreError> {
         let r = Revocation {
             kind: RevocationKind::Jti,
             id: jti.to_owned(),
             before: 0,
             expires: exp,
         };
-        self.store.insert_revocation(&r).await?;
+        self.store.insert_revocation(&r, tenant).await?;
         Ok(r)
     }
 
@@ -482,9 +487,11 @@ impl ActingAdmin {
         self.admin.audit.record(event);
     }
 
-    /// Revokes one of the actor's own tokens by its jti until `exp` (RFC 7009).
+    /// Revokes one of the actor's own tokens by its jti until `exp` (RFC 7009). The record
+    /// belongs to the actor's tenant: the revocation feed shows it to that tenant's resource
+    /// servers and those of the tenants above it.
     pub async fn revoke_token(&self, jti: &str, exp: i64) -> Result<Revocation, CoreError> {
-        let r = self.admin.revoke_token(jti, exp).await;
+        let r = self.admin.revoke_token(jti, exp, self.actor.tenant).await;
         self.record("token.revoke", self.actor.tenant, Some(jti.to_owned()), &r);
         r
     }

@@ -5,12 +5,17 @@
 use crate::ids::{ClientId, SecretId, TenantId};
 use crate::model::{AppStatus, Application, Tenant, TenantStatus};
 use crate::secret::Digest;
-use crate::store::{ChangeSet, Store, StoreError};
+use crate::store::{ChangeSet, RevocationRecord, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
-use tessera_proto::{Revocation, RevocationList};
+use tessera_proto::{RevocationFeed, RevocationList};
 use time::OffsetDateTime;
+
+/// The most records one answer of the revocation feed carries; the reader asks again at once
+/// for the rest (`more`). About 120 kB of JSON: a guard reading from zero after a mass
+/// revocation gets it in pages, and no single answer is built from the whole log.
+pub const REVOCATION_FEED_PAGE: usize = 1_000;
 
 /// A secret as the directory holds it.
 #[derive(Debug, Clone)]
@@ -37,8 +42,8 @@ struct State {
     tenants: HashMap<TenantId, Tenant>,
     apps: HashMap<ClientId, AppEntry>,
     revocations: RevocationList,
-    /// Revocation records in the order they arrived, with their sequence number: the feed.
-    revocation_log: Vec<(i64, Revocation)>,
+    /// Revocation records ordered by sequence number, each once: the feed.
+    revocation_log: Vec<RevocationRecord>,
 }
 
 /// What a refresh brought.
@@ -147,18 +152,62 @@ impl Directory {
         st.revocations.is_revoked(claims)
     }
 
-    /// Live revocation records added after `since`, and the cursor to ask from next.
-    pub fn revocations_since(&self, since: i64, now: i64) -> (i64, Vec<Revocation>) {
+    /// One answer of the revocation feed for a resource server of tenant `reader`: the live
+    /// records after `since` that belong to `reader` or a tenant below it (children,
+    /// grandchildren...), at most `limit` of them, unless the records of the last sequence
+    /// number returned go past it: a page never splits a sequence number, so that its cursor
+    /// (that sequence number) neither repeats nor skips a record.
+    ///
+    /// Records written before tenants were recorded belong to no tenant and are shown to every
+    /// reader: they only name what was revoked (ids, no secrets), and hiding them would let a
+    /// guard accept tokens that were revoked before the upgrade.
+    pub fn revocations_since(
+        &self,
+        reader: &TenantId,
+        since: i64,
+        now: i64,
+        limit: usize,
+    ) -> RevocationFeed {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let records = st
-            .revocation_log
-            .iter()
-            .filter(|(seq, r)| *seq > since && r.expires >= now - tessera_proto::PURGE_GRACE_SECS)
-            .map(|(_, r)| r.clone())
-            .collect();
-        // Records up to the directory's sequence number are applied; asking again from it may
-        // repeat a record that raced with this read, which is harmless.
-        (self.seq(), records)
+        let start = st.revocation_log.partition_point(|r| r.seq <= since);
+        // Whether each tenant met is `reader` or below it, so that a page of one tenant's
+        // records walks its ancestry once.
+        let mut below: HashMap<TenantId, bool> = HashMap::new();
+        let mut revocations = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for rec in &st.revocation_log[start..] {
+            if rec.revocation.expires < now - tessera_proto::PURGE_GRACE_SECS {
+                continue;
+            }
+            let visible = match rec.tenant {
+                None => true,
+                Some(t) => *below
+                    .entry(t)
+                    .or_insert_with(|| is_within(&st.tenants, t, reader)),
+            };
+            if !visible {
+                continue;
+            }
+            if revocations.len() >= limit && last != Some(rec.seq) {
+                more = true;
+                break;
+            }
+            revocations.push(rec.revocation.clone());
+            last = Some(rec.seq);
+        }
+        // A full answer covers everything applied: the cursor moves past other tenants'
+        // records too, so that the next long-poll does not scan them again. Read under the
+        // lock, so that no record up to it can be missing from the log just read.
+        let cursor = match last {
+            Some(seq) if more => seq,
+            _ => self.seq().max(last.unwrap_or(i64::MIN)),
+        };
+        RevocationFeed {
+            cursor,
+            revocations,
+            more,
+        }
     }
 
     /// Forgets revocation records that cover no live token.
@@ -166,7 +215,7 @@ impl Directory {
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
         st.revocations.purge(now);
         st.revocation_log
-            .retain(|(_, r)| r.expires >= now - tessera_proto::PURGE_GRACE_SECS);
+            .retain(|r| r.revocation.expires >= now - tessera_proto::PURGE_GRACE_SECS);
     }
 
     /// Applies a change set. One older than what is applied (a lower `seq`) is ignored: its
@@ -213,8 +262,9 @@ impl Directory {
                 });
             }
         }
-        st.revocations.apply(c.revocations.iter().map(|(_, r)| r));
-        st.revocation_log.extend(c.revocations);
+        st.revocations
+            .apply(c.revocations.iter().map(|r| &r.revocation));
+        merge_into_log(&mut st.revocation_log, c.revocations);
         self.seq.fetch_max(c.seq, Ordering::AcqRel);
         drop(st);
     }
@@ -249,6 +299,52 @@ impl Directory {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         st.tenants.get(id).map(|t| t.status)
     }
+}
+
+/// Whether `tenant` is `ancestor` or lies below it. Walks up the parents (tombstones
+/// included: a deleted child's records still concern its parent), at most once round the
+/// directory, so that corrupt data with a cycle cannot hang the feed.
+fn is_within(tenants: &HashMap<TenantId, Tenant>, tenant: TenantId, ancestor: &TenantId) -> bool {
+    let mut cur = Some(tenant);
+    for _ in 0..=tenants.len() {
+        match cur {
+            Some(t) if t == *ancestor => return true,
+            Some(t) => cur = tenants.get(&t).and_then(|t| t.parent_id),
+            None => return false,
+        }
+    }
+    false
+}
+
+/// Adds a change set's revocation records to the log, keeping it ordered by sequence number
+/// with each record once. A change set may bring again rows that the previous one already read
+/// (committed while it was read), and in a rare interleaving rows older than the log's last:
+/// only the log's tail from the oldest new sequence number is re-sorted.
+fn merge_into_log(log: &mut Vec<RevocationRecord>, mut fresh: Vec<RevocationRecord>) {
+    let key = |r: &RevocationRecord| (r.seq, r.revocation.kind);
+    fresh.sort_by(|a, b| {
+        key(a)
+            .cmp(&key(b))
+            .then(a.revocation.id.cmp(&b.revocation.id))
+    });
+    let Some(first) = fresh.first().map(|r| r.seq) else {
+        return;
+    };
+    let at = log.partition_point(|r| r.seq < first);
+    if at == log.len() {
+        log.extend(fresh);
+        return;
+    }
+    let mut tail = log.split_off(at);
+    tail.extend(fresh);
+    tail.sort_by(|a, b| {
+        key(a)
+            .cmp(&key(b))
+            .then(a.revocation.id.cmp(&b.revocation.id))
+    });
+    // One write per sequence number: the same subject at the same number is the same record.
+    tail.dedup_by(|a, b| key(a) == key(b) && a.revocation.id == b.revocation.id);
+    log.extend(tail);
 }
 
 #[cfg(test)]
@@ -345,6 +441,158 @@ mod tests {
         d.apply(disabled);
         d.apply(enabled);
         assert_eq!(d.tenant_status(&tenant.id), Some(TenantStatus::Disabled));
+    }
+
+    fn child_of(parent: Option<TenantId>) -> Tenant {
+        Tenant {
+            id: TenantId::random(),
+            parent_id: parent,
+            ..world().0
+        }
+    }
+
+    fn record(seq: i64, tenant: Option<TenantId>, id: &str) -> RevocationRecord {
+        RevocationRecord {
+            seq,
+            tenant,
+            revocation: tessera_proto::Revocation {
+                kind: tessera_proto::RevocationKind::Jti,
+                id: id.into(),
+                before: 0,
+                expires: 10_000,
+            },
+        }
+    }
+
+    fn ids(feed: &RevocationFeed) -> Vec<&str> {
+        feed.revocations.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    /// A reader sees its tenant's records and those of every tenant below it, and records
+    /// that belong to no tenant (written before tenants were recorded); nothing else.
+    #[test]
+    fn the_feed_answers_a_reader_its_tenant_and_the_tenants_below() {
+        let root = child_of(None);
+        let child = child_of(Some(root.id));
+        let grandchild = child_of(Some(child.id));
+        let other = child_of(None);
+        let d = Directory::default();
+        d.apply(ChangeSet {
+            seq: 9,
+            tenants: vec![
+                root.clone(),
+                child.clone(),
+                grandchild.clone(),
+                other.clone(),
+            ],
+            revocations: vec![
+                record(5, Some(root.id), "root"),
+                record(6, Some(child.id), "child"),
+                record(7, Some(grandchild.id), "grandchild"),
+                record(8, Some(other.id), "other"),
+                record(9, None, "legacy"),
+            ],
+            ..ChangeSet::default()
+        });
+        let feed = |t: &Tenant| d.revocations_since(&t.id, 0, 0, 100);
+        assert_eq!(ids(&feed(&root)), ["root", "child", "grandchild", "legacy"]);
+        assert_eq!(ids(&feed(&child)), ["child", "grandchild", "legacy"]);
+        assert_eq!(ids(&feed(&grandchild)), ["grandchild", "legacy"]);
+        assert_eq!(ids(&feed(&other)), ["other", "legacy"]);
+        // An empty answer still moves the cursor past the others' records.
+        let f = d.revocations_since(&grandchild.id, 7, 0, 100);
+        assert_eq!((ids(&f), f.cursor, f.more), (vec!["legacy"], 9, false));
+        let f = d.revocations_since(&other.id, 9, 0, 100);
+        assert_eq!((f.revocations.len(), f.cursor), (0, 9));
+    }
+
+    /// Following `more` from zero reads every record once, whatever the page size and however
+    /// many records share a sequence number; no page splits a sequence number.
+    #[test]
+    fn pages_neither_repeat_nor_skip_a_record() {
+        let t = child_of(None);
+        let other = child_of(None);
+        let d = Directory::default();
+        // Three records per sequence number, one of them another tenant's.
+        let all: Vec<RevocationRecord> = (0..3_000)
+            .map(|i| {
+                let owner = if i % 3 == 1 { other.id } else { t.id };
+                record(10 + i / 3, Some(owner), &format!("r{i}"))
+            })
+            .collect();
+        d.apply(ChangeSet {
+            seq: 2_000,
+            tenants: vec![t.clone(), other.clone()],
+            revocations: all.clone(),
+            ..ChangeSet::default()
+        });
+        for limit in [1, 2, 3, 999, 1_000, 5_000] {
+            let mut cursor = 0;
+            let mut seen = Vec::new();
+            loop {
+                let page = d.revocations_since(&t.id, cursor, 0, limit);
+                // Past the limit only to finish a sequence number (two of its records here).
+                assert!(
+                    page.revocations.len() <= limit + 1,
+                    "a page of {limit} overflowed"
+                );
+                assert!(page.cursor > cursor || !page.more, "the cursor must move");
+                cursor = page.cursor;
+                seen.extend(page.revocations.iter().map(|r| r.id.clone()));
+                if !page.more {
+                    break;
+                }
+                let next = d.revocations_since(&t.id, cursor, 0, limit);
+                // The seq at the cursor was handed out whole.
+                assert!(next.revocations.iter().all(|r| {
+                    all.iter()
+                        .any(|a| a.revocation.id == r.id && a.seq > cursor)
+                }));
+            }
+            let mut want: Vec<String> = all
+                .iter()
+                .filter(|r| r.tenant == Some(t.id))
+                .map(|r| r.revocation.id.clone())
+                .collect();
+            assert_eq!(seen.len(), want.len(), "page size {limit}");
+            // Within one sequence number the log has its own order.
+            seen.sort();
+            want.sort();
+            assert!(
+                seen == want,
+                "page size {limit}: repeated or skipped records"
+            );
+            assert_eq!(cursor, 2_000);
+        }
+    }
+
+    /// A change set that repeats records of the previous one, or brings one older than the
+    /// log's last, leaves the log ordered and each record in it once.
+    #[test]
+    fn repeated_and_late_records_are_merged_into_order() {
+        let t = child_of(None);
+        let d = Directory::default();
+        let set = |seq, revocations| ChangeSet {
+            seq,
+            tenants: vec![t.clone()],
+            revocations,
+            ..ChangeSet::default()
+        };
+        d.apply(set(
+            10,
+            vec![record(9, Some(t.id), "a"), record(11, Some(t.id), "c")],
+        ));
+        d.apply(set(
+            12,
+            vec![
+                record(11, Some(t.id), "c"),
+                record(10, Some(t.id), "b"),
+                record(12, Some(t.id), "d"),
+            ],
+        ));
+        let f = d.revocations_since(&t.id, 0, 0, 100);
+        assert_eq!(ids(&f), ["a", "b", "c", "d"]);
+        assert_eq!(f.cursor, 12);
     }
 
     #[test]

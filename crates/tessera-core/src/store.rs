@@ -51,8 +51,23 @@ pub struct ChangeSet {
     pub secrets: Vec<StoredSecret>,
     /// Whether any signing key was added or removed.
     pub keys_changed: bool,
-    /// Revocation records added or extended, with the sequence number of their change.
-    pub revocations: Vec<(i64, Revocation)>,
+    /// Revocation records added or extended, in change order.
+    pub revocations: Vec<RevocationRecord>,
+}
+
+/// A revocation record as the store keeps it: the wire record, the change that wrote it and the
+/// tenant it belongs to. The tenant stays on this side of the wire: the revocation feed uses it
+/// to choose who may read the record, and a guard never sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// The sequence number of the change that wrote (or last extended) it.
+    pub seq: i64,
+    /// The tenant of what it revokes: the secret's or application's tenant, the tenant itself,
+    /// or for a token (by jti) the tenant of the client that revoked it. `None` for records
+    /// written before tenants were recorded.
+    pub tenant: Option<TenantId>,
+    /// The record as resource servers read it.
+    pub revocation: Revocation,
 }
 
 /// The store. All methods are single transactions; a failed call changes nothing.
@@ -72,8 +87,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError>;
     /// Every tenant, tombstones included, by creation time.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
-    /// Changes a tenant's status, recording `revoke` in the same transaction. A deleted tenant
-    /// cannot change again (`Conflict`).
+    /// Changes a tenant's status, recording `revoke` (as the tenant's own) in the same
+    /// transaction. A deleted tenant cannot change again (`Conflict`).
     async fn set_tenant_status(
         &self,
         id: TenantId,
@@ -87,8 +102,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_app(&self, id: ClientId) -> Result<Application, StoreError>;
     /// The live applications of a tenant, by creation time.
     async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError>;
-    /// Changes an application's status, recording `revoke` in the same transaction; `Deleted`
-    /// also deletes its secrets.
+    /// Changes an application's status, recording `revoke` (as its tenant's) in the same
+    /// transaction; `Deleted` also deletes its secrets.
     async fn set_app_status(
         &self,
         id: ClientId,
@@ -108,15 +123,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The live secrets of an application, by creation time.
     async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError>;
-    /// Deletes one secret of one application, recording `revoke` in the same transaction.
+    /// Deletes one secret of one application, recording `revoke` (as the application's
+    /// tenant's) in the same transaction.
     async fn delete_secret(
         &self,
         app: ClientId,
         id: SecretId,
         revoke: Option<&Revocation>,
     ) -> Result<(), StoreError>;
-    /// Records a revocation (a token by jti, from RFC 7009 revocation).
-    async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError>;
+    /// Records a revocation (a token by jti, from RFC 7009 revocation) as `tenant`'s, the
+    /// revoking client's tenant. A record that exists already keeps the tenant it has.
+    async fn insert_revocation(
+        &self,
+        r: &Revocation,
+        tenant: Option<TenantId>,
+    ) -> Result<(), StoreError>;
     /// Forgets revocations that cover no live token at `now` (epoch seconds); returns how many.
     async fn purge_revocations(&self, now: i64) -> Result<u64, StoreError>;
     /// Rotation in one transaction: inserts `new` (subject to the same limit as

@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             secret_limit_follows_the_policy,
             secret_limit_holds_under_concurrent_creates,
             change_feed_reaches_directory,
+            revocations_carry_their_tenant,
             keys_first_start_is_idempotent,
             last_used_is_batched_and_monotonic,
             meta_init_keeps_first_value,
@@ -463,6 +464,106 @@ pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.seq, seq);
     assert!(c.tenants.is_empty() && c.apps.is_empty() && c.secrets.is_empty() && !c.keys_changed);
+}
+
+/// Every revocation record comes back from the change feed with the tenant it belongs to (the
+/// secret's or application's tenant, the tenant itself, the revoking client's tenant, none for
+/// the CLI), and the directory answers each reader the records of its tenant and those below.
+pub async fn revocations_carry_their_tenant(store: Arc<dyn Store>) {
+    use tessera_proto::RevocationKind as K;
+    let (admin, clock, _) = admin(store.clone());
+    let new_tenant = |parent| NewTenant {
+        name: "T".into(),
+        kind: None,
+        parent_id: parent,
+    };
+    let parent = admin.create_tenant(new_tenant(None)).await;
+    let parent = parent.unwrap_or_else(|e| panic!("{e}"));
+    let child = admin.create_tenant(new_tenant(Some(parent.id))).await;
+    let child = child.unwrap_or_else(|e| panic!("{e}"));
+    let a = admin.create_app(child.id, "App", "merchant").await;
+    let a = a.unwrap_or_else(|e| panic!("{e}"));
+    let s = admin.create_secret(a.client_id, "s", None).await;
+    let s = s.unwrap_or_else(|e| panic!("{e}"));
+    let start = store
+        .changes_since(0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .delete_secret(a.client_id, s.meta.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .set_app_status(a.client_id, AppStatus::Disabled)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .set_tenant_status(child.id, TenantStatus::Disabled)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let exp = clock.now().unix_timestamp() + 3600;
+    let client = admin.acting_as(Actor::client(ClientId::random(), parent.id, None));
+    client
+        .revoke_token("jti-parent", exp)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .revoke_token("jti-cli", exp)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Revoked again by a client of another tenant: the record keeps the tenant it has.
+    let stranger = admin.acting_as(Actor::client(ClientId::random(), child.id, None));
+    stranger
+        .revoke_token("jti-parent", exp + 60)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let want = [
+        (K::Secret, s.meta.id.to_string(), Some(child.id)),
+        (K::Application, a.client_id.to_string(), Some(child.id)),
+        (K::Tenant, child.id.to_string(), Some(child.id)),
+        (K::Jti, "jti-cli".to_owned(), None),
+        (K::Jti, "jti-parent".to_owned(), Some(parent.id)),
+    ];
+    // From the start, and after the tenants were created: both reads carry the tenant.
+    for since in [0, start.seq] {
+        let c = store
+            .changes_since(since)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<_> = c
+            .revocations
+            .iter()
+            .map(|r| (r.revocation.kind, r.revocation.id.clone(), r.tenant))
+            .collect();
+        assert_eq!(got, want, "records read after {since}");
+        assert!(c.revocations.windows(2).all(|w| w[0].seq < w[1].seq));
+    }
+
+    let dir = Directory::default();
+    dir.refresh(store.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = clock.now().unix_timestamp();
+    let read = |t: TenantId| {
+        let feed = dir.revocations_since(&t, 0, now, 1_000);
+        feed.revocations
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    let ids = |tenants: &[Option<TenantId>]| {
+        want.iter()
+            .filter(|w| tenants.contains(&w.2))
+            .map(|w| w.1.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read(parent.id),
+        ids(&[Some(parent.id), Some(child.id), None])
+    );
+    assert_eq!(read(child.id), ids(&[Some(child.id), None]));
+    assert_eq!(read(TenantId::random()), ids(&[None]));
 }
 
 /// Signing keys: one first key however many nodes start, rotation.

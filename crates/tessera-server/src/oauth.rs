@@ -4,7 +4,8 @@
 //!
 //! All three authenticate the client as the token endpoint does. A client may introspect and
 //! revoke its own tokens; a client whose role holds `introspect` (the `resource-server` role)
-//! may introspect every token of its tenant and its child tenants, and read the feed.
+//! may introspect every token of its tenant and its child tenants, and read the feed, which
+//! answers it the records of its tenant and every tenant below it, in pages.
 
 use crate::form::{AuthorizationHeader, Form, Peer, basic_credentials};
 use crate::state::AppState;
@@ -17,6 +18,7 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use std::time::Duration;
 use tessera_core::audit::Actor;
+use tessera_core::directory::REVOCATION_FEED_PAGE;
 use tessera_core::issue::{AuthenticatedClient, INTROSPECT_SCOPE};
 use tessera_core::proto::RevocationFeed;
 
@@ -188,23 +190,30 @@ pub async fn revocations(
             .with_status(StatusCode::FORBIDDEN));
         }
         let mut signal = state.revocation_signal.subscribe();
-        let feed = |st: &AppState| {
-            let (cursor, revocations) = st
-                .directory
-                .revocations_since(q.since, st.clock.now().unix_timestamp());
-            RevocationFeed {
-                cursor,
-                revocations,
-                more: false,
-            }
+        // Only the records of the caller's tenant and the tenants below it, a page at a time.
+        let page = |st: &AppState| -> RevocationFeed {
+            st.directory.revocations_since(
+                &caller.tenant_id,
+                q.since,
+                st.clock.now().unix_timestamp(),
+                REVOCATION_FEED_PAGE,
+            )
         };
-        let mut answer = feed(&state);
+        let mut answer = page(&state);
         if answer.revocations.is_empty() && q.wait > 0 {
-            let wait = Duration::from_secs(q.wait.min(30));
-            let _ = tokio::time::timeout(wait, signal.changed()).await;
-            answer = feed(&state);
+            // Every new record wakes every waiter; one whose page is still empty (the record
+            // was another tenant's) waits on until the deadline rather than answering early.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(q.wait.min(30));
+            loop {
+                let woke = tokio::time::timeout_at(deadline, signal.changed()).await;
+                answer = page(&state);
+                if !answer.revocations.is_empty() || !matches!(woke, Ok(Ok(()))) {
+                    break;
+                }
+            }
         }
         Ok(answer)
+        // Subscribed before the first read, so that a record applied in between still wakes us.
     }
     .await;
     match result {

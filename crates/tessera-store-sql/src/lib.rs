@@ -241,23 +241,33 @@ where
         Ok(())
     }
 
-    /// Records a revocation, if any, or extends an existing one for the same subject.
-    async fn revoke(tx: &mut Tx<E>, r: Option<&Revocation>, seq: i64) -> Result<(), StoreError> {
+    /// Records a revocation, if any, as `tenant`'s, or extends an existing one for the same
+    /// subject. An existing record keeps its tenant (a subject belongs to one tenant); one
+    /// written before tenants were recorded gets this one.
+    async fn revoke(
+        tx: &mut Tx<E>,
+        r: Option<&Revocation>,
+        tenant: Option<TenantId>,
+        seq: i64,
+    ) -> Result<(), StoreError> {
         let Some(r) = r else { return Ok(()) };
         sqlx::query(
-            "INSERT INTO revocations (kind, subject, before, expires, seq) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO revocations (kind, subject, before, expires, seq, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (kind, subject) DO UPDATE SET
                  before = CASE WHEN revocations.before > excluded.before
                                THEN revocations.before ELSE excluded.before END,
                  expires = CASE WHEN revocations.expires > excluded.expires
                                 THEN revocations.expires ELSE excluded.expires END,
-                 seq = excluded.seq",
+                 seq = excluded.seq,
+                 tenant_id = COALESCE(revocations.tenant_id, excluded.tenant_id)",
         )
         .bind(kind_str(r.kind).to_owned())
         .bind(r.id.clone())
         .bind(r.before)
         .bind(r.expires)
         .bind(seq)
+        .bind(tenant.map(|t| t.to_string()))
         .execute(&mut **tx)
         .await
         .map_err(map_err::<E>)?;
@@ -412,7 +422,7 @@ where
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err::<E>)?;
-        Self::revoke(&mut tx, revoke, seq).await?;
+        Self::revoke(&mut tx, revoke, Some(id), seq).await?;
         tx.commit().await.map_err(map_err::<E>)?;
         r.try_into()
     }
@@ -485,7 +495,7 @@ where
             .await
             .map_err(map_err::<E>)?;
         }
-        Self::revoke(&mut tx, revoke, seq).await?;
+        Self::revoke(&mut tx, revoke, Some(app.tenant_id), seq).await?;
         tx.commit().await.map_err(map_err::<E>)?;
         Ok(app)
     }
@@ -532,13 +542,27 @@ where
         if E::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        Self::revoke(&mut tx, revoke, seq).await?;
+        if revoke.is_some() {
+            // The secret's row matched, so its application exists (perhaps disabled).
+            let tenant: String =
+                sqlx::query_scalar("SELECT tenant_id FROM applications WHERE client_id = $1")
+                    .bind(app.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err::<E>)?;
+            let tenant = parse("tenant id", &tenant)?;
+            Self::revoke(&mut tx, revoke, Some(tenant), seq).await?;
+        }
         tx.commit().await.map_err(map_err::<E>)
     }
 
-    async fn insert_revocation(&self, r: &Revocation) -> Result<(), StoreError> {
+    async fn insert_revocation(
+        &self,
+        r: &Revocation,
+        tenant: Option<TenantId>,
+    ) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        Self::revoke(&mut tx, Some(r), seq).await?;
+        Self::revoke(&mut tx, Some(r), tenant, seq).await?;
         tx.commit().await.map_err(map_err::<E>)
     }
 

@@ -9,7 +9,7 @@ use tessera_core::keys::KeyRecord;
 use tessera_core::model::{Application, SecretMeta, StoredSecret, Tenant};
 use tessera_core::proto::{Revocation, RevocationKind};
 use tessera_core::secret::Digest;
-use tessera_core::store::StoreError;
+use tessera_core::store::{RevocationRecord, StoreError};
 use time::OffsetDateTime;
 
 pub(crate) const TENANT_COLS: &str = "id, name, kind, parent_id, status, created_at";
@@ -17,7 +17,7 @@ pub(crate) const APP_COLS: &str = "client_id, tenant_id, name, role, status, cre
 pub(crate) const SECRET_COLS: &str =
     "id, client_id, name, digest, created_at, expires_at, last_used_at, deleted";
 pub(crate) const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
-pub(crate) const REVOCATION_COLS: &str = "kind, subject, before, expires, seq";
+pub(crate) const REVOCATION_COLS: &str = "kind, subject, before, expires, seq, tenant_id";
 
 pub(crate) fn ts(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
@@ -36,7 +36,7 @@ fn corrupt(what: &str, s: &str) -> StoreError {
     StoreError::Other(format!("corrupt {what} in database: {s:?}").into())
 }
 
-fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse().map_err(|_| corrupt(what, s))
 }
 
@@ -196,9 +196,10 @@ pub(crate) struct RevocationRow {
     before: i64,
     expires: i64,
     seq: i64,
+    tenant_id: Option<String>,
 }
 
-impl TryFrom<RevocationRow> for (i64, Revocation) {
+impl TryFrom<RevocationRow> for RevocationRecord {
     type Error = StoreError;
     fn try_from(r: RevocationRow) -> Result<Self, StoreError> {
         use RevocationKind as K;
@@ -207,15 +208,16 @@ impl TryFrom<RevocationRow> for (i64, Revocation) {
             .find(|k| kind_str(*k) == r.kind)
             .ok_or_else(|| corrupt("revocation kind", &r.kind))?;
         let (id, before, expires) = (r.subject, r.before, r.expires);
-        Ok((
-            r.seq,
-            Revocation {
+        Ok(RevocationRecord {
+            seq: r.seq,
+            tenant: r.tenant_id.map(|t| parse("tenant id", &t)).transpose()?,
+            revocation: Revocation {
                 kind,
                 id,
                 before,
                 expires,
             },
-        ))
+        })
     }
 }
 

@@ -70,10 +70,17 @@ const BASYS_RESOURCE: &str = "8939cd8f-0b21-4654-8f4d-ee01706dc3d6";
 #[test]
 fn every_dialects_token_works_and_a_deleted_secret_is_refused_within_a_second() {
     let env = Env::new();
-    let gw = env.client("integrated-gateway-standard");
-    let partner = env.client("api-partner");
-    let merchant = env.client("merchant");
-    let rs = env.client_of(&gw.tenant_id, "resource-server");
+    // The API's feed reader sits in the platform's tenant: the feed answers it the records of
+    // the tenants below, where every client of this test is.
+    let platform = s(&env.cli(&["tenant", "create", "--name", "Platform"])["id"]);
+    let child = |role: &str| {
+        let t = env.cli(&["tenant", "create", "--name", "T", "--parent", &platform]);
+        env.client_of(&s(&t["id"]), role)
+    };
+    let gw = child("integrated-gateway-standard");
+    let partner = child("api-partner");
+    let merchant = child("merchant");
+    let rs = env.client_of(&platform, "resource-server");
     let srv = env.serve();
     let iss = srv.issuer();
     let api = payments(
@@ -187,7 +194,7 @@ fn every_dialects_token_works_and_a_deleted_secret_is_refused_within_a_second() 
         call(&srv, &api, "POST", "/users", Some(&basiq_server)).0 == 401
     });
     // Revoked by jti (RFC 7009) as well.
-    let fresh = env.client("integrated-gateway-standard");
+    let fresh = child("integrated-gateway-standard");
     srv.eventually(Duration::from_secs(2), || {
         srv.token_basic(&fresh, "grant_type=client_credentials")
             .status

@@ -10,6 +10,7 @@
 mod audit_pressure;
 mod cli;
 mod dialects;
+mod feed;
 mod guard;
 mod hardening;
 mod harness;
