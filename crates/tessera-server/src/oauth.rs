@@ -189,6 +189,7 @@ pub async fn revocations(
             )
             .with_status(StatusCode::FORBIDDEN));
         }
+        // Subscribed before the first read, so that a record applied in between still wakes us.
         let mut signal = state.revocation_signal.subscribe();
         // Only the records of the caller's tenant and the tenants below it, a page at a time.
         let page = |st: &AppState| -> RevocationFeed {
@@ -213,7 +214,6 @@ pub async fn revocations(
             }
         }
         Ok(answer)
-        // Subscribed before the first read, so that a record applied in between still wakes us.
     }
     .await;
     match result {
