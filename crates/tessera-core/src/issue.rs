@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::fmt;
 use std::sync::Arc;
-use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ExtraClaims, ScopeSet};
+use tessera_proto::{AccessTokenClaims, Algorithm, Audience, ExtraClaims, Scope, ScopeSet};
 use time::{Duration, OffsetDateTime};
 
 /// A client id and a presented secret. `Debug` never prints the secret.
@@ -72,6 +72,9 @@ pub struct Grant {
     pub scope_claim: Option<String>,
     /// Claims added beside the registered ones (a dialect's own, such as Basiq's `userId`).
     pub claims: ExtraClaims,
+    /// `auth_time` (RFC 9068 §2.2.1): when the client last presented its secret, for a token
+    /// that refreshes another; `None` leaves the claim out.
+    pub auth_time: Option<i64>,
 }
 
 /// A signed token and what the response needs to say about it. `Debug` never shows the token: it
@@ -102,6 +105,55 @@ impl fmt::Debug for IssuedToken {
 /// The scope that lets a resource server introspect its tenant's tokens.
 pub const INTROSPECT_SCOPE: &str = "introspect";
 
+/// Permission to read a tenant's applications and secret metadata (management API).
+pub const APPLICATIONS_READ: &str = "applications:read";
+/// Permission to create and delete secrets of the caller's own tenant's applications.
+pub const SECRETS_MANAGE: &str = "secrets:manage";
+/// Every management permission, across tenants.
+pub const ADMIN: &str = "admin";
+
+/// The scopes that act on tessera itself. A token carries them only when its audience is
+/// exactly the management audience, and then nothing else: a token a payment API receives can
+/// never be replayed against the management API, and a management token is useless to a
+/// payment API.
+pub const MANAGEMENT_SCOPES: [&str; 3] = [APPLICATIONS_READ, SECRETS_MANAGE, ADMIN];
+
+/// Whether `scope` is one of [`MANAGEMENT_SCOPES`].
+pub fn is_management_scope(scope: &str) -> bool {
+    MANAGEMENT_SCOPES.contains(&scope)
+}
+
+/// A role's scopes, split once at start by the audience that may carry them, so that narrowing
+/// on the token path is a lookup and a clone, as it was before the split.
+#[derive(Debug, Clone, Default)]
+struct SplitScopes {
+    /// What a token for any audience but the management one may carry.
+    payment: ScopeSet,
+    /// What a management-audience token may carry.
+    management: ScopeSet,
+}
+
+impl SplitScopes {
+    fn of(role_scopes: &ScopeSet) -> SplitScopes {
+        let (management, payment): (Vec<Scope>, Vec<Scope>) = role_scopes
+            .iter()
+            .cloned()
+            .partition(|s| is_management_scope(s.as_str()));
+        SplitScopes {
+            payment: payment.into_iter().collect(),
+            management: management.into_iter().collect(),
+        }
+    }
+
+    fn for_audience(&self, management: bool) -> &ScopeSet {
+        if management {
+            &self.management
+        } else {
+            &self.payment
+        }
+    }
+}
+
 /// Whether an application and its tenant may authenticate.
 fn standing(entry: &AppEntry, tenant: Option<&Tenant>) -> Result<(), AuthFailure> {
     match tenant.map(|t| t.status) {
@@ -122,6 +174,10 @@ pub struct IssuerConfig {
     pub issuer: String,
     /// `aud` when the client names no resource.
     pub default_audience: String,
+    /// The management API's own audience: a token for exactly this audience carries the
+    /// management scopes of its role and nothing else; a token for any other never carries
+    /// them. Must differ from `default_audience`.
+    pub management_audience: String,
     /// Default token lifetime.
     pub token_ttl: Duration,
     /// Default signature algorithm.
@@ -159,6 +215,8 @@ pub struct Issuer {
     audit: Arc<AuditBuffer>,
     clock: Arc<dyn Clock>,
     throttle: Arc<Throttle>,
+    /// Every role's scopes, split by audience.
+    split: std::collections::HashMap<String, SplitScopes>,
 }
 
 impl fmt::Debug for Issuer {
@@ -172,7 +230,13 @@ impl fmt::Debug for Issuer {
 impl Issuer {
     /// An issuer over its ports.
     pub fn new(config: IssuerConfig, deps: IssuerDeps) -> Self {
+        let split = deps
+            .catalog
+            .roles()
+            .map(|(name, scopes)| (name.to_owned(), SplitScopes::of(scopes)))
+            .collect();
         Issuer {
+            split,
             config,
             directory: deps.directory,
             keyring: deps.keyring,
@@ -297,15 +361,24 @@ impl Issuer {
         self.throttle
             .token(&client.client_id)
             .map_err(|t| TokenError::Throttled(t.retry_after))?;
+        let management = self.is_management(grant.audience.as_ref());
+        let computed;
+        let allowed = match self.split.get(client.role.as_str()) {
+            Some(split) => split.for_audience(management),
+            // A client whose role is not in the catalog this issuer started with.
+            None => {
+                computed = SplitScopes::of(&client.role_scopes);
+                computed.for_audience(management)
+            }
+        };
         let scope = match grant.scope {
-            None => client.role_scopes.clone(),
-            Some(s) if s.is_empty() => client.role_scopes.clone(),
-            Some(s) => {
-                if let Some(bad) = s.iter().find(|x| !client.role_scopes.contains(x.as_str())) {
+            Some(s) if !s.is_empty() => {
+                if let Some(bad) = s.iter().find(|x| !allowed.contains(x.as_str())) {
                     return Err(TokenError::InvalidScope(bad.to_string()));
                 }
                 s
             }
+            _ => allowed.clone(),
         };
         let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
         let alg = grant.alg.unwrap_or(self.config.alg);
@@ -328,6 +401,7 @@ impl Issuer {
             scope: grant.scope_claim.unwrap_or_else(|| scope.to_string()),
             tenant_id: client.tenant_id.to_string(),
             secret_id: client.secret_id.to_string(),
+            auth_time: grant.auth_time,
             extra: grant.claims,
         };
         let access_token = key.sign_jwt(&claims).map_err(TokenError::Internal)?;
@@ -337,6 +411,12 @@ impl Issuer {
             scope,
             expires_in: ttl.whole_seconds(),
         })
+    }
+
+    /// Whether `audience` is exactly the management audience (one audience, that one): only then
+    /// may a token carry management scopes.
+    pub fn is_management(&self, audience: Option<&Audience>) -> bool {
+        matches!(audience, Some(Audience::One(a)) if *a == self.config.management_audience)
     }
 
     /// Checks that `child` is a direct, active child tenant of the client's tenant, for a token
@@ -392,6 +472,18 @@ impl Issuer {
             Ok((entry.app.tenant_id, entry.app.role.clone()))
         });
         let (tenant_id, role) = found.map_err(TokenError::InvalidClient)?;
+        // A token bound to a child tenant (a Banked business application) lives only as long
+        // as that tenant stays an active child of the client's.
+        if let Some(child) = claims.extra.get_str(tessera_proto::BOUND_TENANT_CLAIM) {
+            let live = child.parse::<TenantId>().is_ok_and(|child| {
+                self.directory.tenant(&child).is_some_and(|t| {
+                    t.parent_id == Some(tenant_id) && t.status == TenantStatus::Active
+                })
+            });
+            if !live {
+                return Err(TokenError::InvalidClient(AuthFailure::TenantDisabled));
+            }
+        }
         let role_scopes = self
             .catalog
             .scopes(&role)
@@ -479,6 +571,25 @@ impl Issuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn management_scopes_go_only_to_the_management_audience() {
+        let role =
+            ScopeSet::parse("transactions:process applications:read secrets:manage").unwrap();
+        let split = SplitScopes::of(&role);
+        assert_eq!(
+            split.for_audience(false).to_string(),
+            "transactions:process"
+        );
+        assert_eq!(
+            split.for_audience(true).to_string(),
+            "applications:read secrets:manage"
+        );
+        let admin = SplitScopes::of(&ScopeSet::parse("admin").unwrap());
+        assert!(admin.for_audience(false).is_empty());
+        assert!(MANAGEMENT_SCOPES.iter().all(|s| is_management_scope(s)));
+        assert!(!is_management_scope("introspect"));
+    }
 
     #[test]
     fn an_issued_token_never_shows_in_debug() {

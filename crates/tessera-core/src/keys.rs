@@ -488,6 +488,7 @@ mod tests {
                 scope: "x".into(),
                 tenant_id: "t".into(),
                 secret_id: "k".into(),
+                auth_time: None,
                 extra: Default::default(),
             };
             let jwt = k.sign_jwt(&claims).unwrap();

@@ -44,6 +44,7 @@ fn claims() -> AccessTokenClaims {
         scope: "transactions:process".into(),
         tenant_id: "tenant".into(),
         secret_id: "secret".into(),
+        auth_time: None,
         extra: Default::default(),
     }
 }

@@ -163,10 +163,31 @@ pub struct AccessTokenClaims {
     pub tenant_id: String,
     /// The secret that authenticated the request, so that deleting it can revoke what it minted.
     pub secret_id: String,
+    /// When the client last presented its secret (RFC 9068 §2.2.1), for a token obtained by
+    /// refreshing another one (iPOSpays): the refresh chain ends a set time after it. Absent
+    /// from every other token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// Claims a wire dialect adds beside these (Basiq's `userId`, iPOSpays' `uniqueId`, ...),
     /// in the order they were added. Empty for the standard endpoint, where it costs nothing.
     #[serde(flatten)]
     pub extra: ExtraClaims,
+}
+
+/// The `jti` of the first token of a refresh chain, carried by every token refreshed from it:
+/// revoking any token of the chain revokes this id, and with it the whole chain.
+pub const ORIGIN_JTI_CLAIM: &str = "origin_jti";
+
+/// The child tenant (a Banked business application) a token acts for: the token dies with that
+/// tenant as it does with its own.
+pub const BOUND_TENANT_CLAIM: &str = "business_application_id";
+
+impl AccessTokenClaims {
+    /// The id a revocation by `jti` names for this token: the first token of its refresh chain,
+    /// so that revoking it also revokes the tokens refreshed from it.
+    pub fn revocation_jti(&self) -> &str {
+        self.extra.get_str(ORIGIN_JTI_CLAIM).unwrap_or(&self.jti)
+    }
 }
 
 /// The claims this crate's [`AccessTokenClaims`] names itself, and the other registered JWT
@@ -496,6 +517,7 @@ mod tests {
             scope: "x".into(),
             tenant_id: "t".into(),
             secret_id: "k".into(),
+            auth_time: None,
             extra,
         }
     }
@@ -530,6 +552,46 @@ mod tests {
             assert_eq!(extra.insert(name, "x"), Err(ReservedClaim(name.into())));
         }
         assert!(extra.is_empty());
+    }
+
+    #[test]
+    fn a_refresh_chain_dies_with_its_origin_and_a_bound_token_with_its_tenant() {
+        let rec = |kind, id: &str| Revocation {
+            kind,
+            id: id.into(),
+            before: 10,
+            expires: 100,
+        };
+        let mut refreshed = ExtraClaims::default();
+        refreshed.insert(ORIGIN_JTI_CLAIM, "root").unwrap();
+        let refreshed = claims(refreshed);
+        assert_eq!(refreshed.revocation_jti(), "root");
+        assert_eq!(claims(ExtraClaims::default()).revocation_jti(), "j");
+        let mut list = RevocationList::default();
+        list.apply([&rec(RevocationKind::Jti, "other")]);
+        assert!(!list.is_revoked(&refreshed));
+        list.apply([&rec(RevocationKind::Jti, "root")]);
+        assert!(list.is_revoked(&refreshed));
+
+        let mut bound = ExtraClaims::default();
+        bound.insert(BOUND_TENANT_CLAIM, "child").unwrap();
+        let bound = claims(bound);
+        let mut list = RevocationList::default();
+        list.apply([&rec(RevocationKind::Tenant, "elsewhere")]);
+        assert!(!list.is_revoked(&bound));
+        list.apply([&rec(RevocationKind::Tenant, "child")]);
+        assert!(list.is_revoked(&bound));
+        assert!(!list.is_revoked(&claims(ExtraClaims::default())));
+    }
+
+    #[test]
+    fn auth_time_is_written_only_when_known() {
+        let mut c = claims(ExtraClaims::default());
+        c.auth_time = Some(7);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""auth_time":7"#), "{json}");
+        let back: AccessTokenClaims = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
     }
 }
 
@@ -625,10 +687,19 @@ impl RevocationList {
         let covered = |map: &std::collections::HashMap<String, (i64, i64)>, id: &str| {
             !map.is_empty() && map.get(id).is_some_and(|(before, _)| claims.iat <= *before)
         };
-        (!self.jti.is_empty() && self.jti.contains_key(&claims.jti))
+        let jti_revoked = |id: &str| !self.jti.is_empty() && self.jti.contains_key(id);
+        jti_revoked(&claims.jti)
+            || claims
+                .extra
+                .get_str(ORIGIN_JTI_CLAIM)
+                .is_some_and(jti_revoked)
             || covered(&self.secrets, &claims.secret_id)
             || covered(&self.applications, &claims.client_id)
             || covered(&self.tenants, &claims.tenant_id)
+            || claims
+                .extra
+                .get_str(BOUND_TENANT_CLAIM)
+                .is_some_and(|t| covered(&self.tenants, t))
     }
 
     /// How many records are held.

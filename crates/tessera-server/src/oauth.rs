@@ -117,7 +117,7 @@ pub async fn revoke(
         let done = state
             .admin
             .acting_as(actor)
-            .revoke_token(&claims.jti, claims.exp)
+            .revoke_token(claims.revocation_jti(), revocation_expiry(&state, &claims, now))
             .await;
         done.map_err(|e| match e {
             tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
@@ -135,6 +135,24 @@ pub async fn revoke(
     let mut res = StatusCode::OK.into_response();
     no_store(res.headers_mut());
     Ok(res)
+}
+
+/// Until when a revocation by jti must be kept. A token of a refresh chain (iPOSpays) is
+/// revoked by its chain's first jti, which also covers tokens refreshed from it, and those may
+/// expire later: up to the longest lifetime from now (a refresh elsewhere before this record
+/// arrives there included, hence the minute's margin).
+fn revocation_expiry(
+    state: &AppState,
+    claims: &tessera_core::proto::AccessTokenClaims,
+    now: time::OffsetDateTime,
+) -> i64 {
+    if claims.revocation_jti() == claims.jti {
+        claims.exp
+    } else {
+        claims
+            .exp
+            .max(now.unix_timestamp() + state.config.max_token_ttl.whole_seconds() + 60)
+    }
 }
 
 /// Query of the revocation feed.

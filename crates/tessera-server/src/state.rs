@@ -28,6 +28,9 @@ pub struct NodeConfig {
     pub issuer: String,
     /// `aud` of tokens requested without a `resource`; the issuer when `None`.
     pub default_audience: Option<String>,
+    /// The management API's audience; the issuer followed by `/management` when `None`. Never
+    /// the default audience.
+    pub management_audience: Option<String>,
     /// Lifetime of tokens from the standard endpoint.
     pub token_ttl: Duration,
     /// The algorithm tokens are signed with.
@@ -94,6 +97,17 @@ pub enum StartError {
     /// The issuer is not a usable URL.
     #[error("invalid issuer {0:?}: it must be an http or https URL without query or fragment")]
     Issuer(String),
+    /// The management audience is the default audience of payment APIs: every token a payment
+    /// API receives could then be replayed against the management API.
+    #[error(
+        "the management audience {0:?} equals the default audience of tokens; set tokens.management_audience to another URI"
+    )]
+    ManagementAudience(String),
+}
+
+/// The management audience when none is configured: the issuer followed by `/management`.
+pub fn default_management_audience(issuer: &str) -> String {
+    format!("{issuer}/management")
 }
 
 /// Normalises an issuer: an `http`/`https` URL without query or fragment, and without a trailing
@@ -133,6 +147,8 @@ struct Metadata<'a> {
     scopes_supported: Vec<String>,
     id_token_signing_alg_values_supported: [&'static str; 0],
     access_token_signing_alg_values_supported: [&'static str; 1],
+    /// The `resource` (RFC 8707) to ask for a management API token, and that token's `aud`.
+    tessera_management_audience: &'a str,
 }
 
 impl AppState {
@@ -167,13 +183,22 @@ impl AppState {
             audit.clone(),
         )
         .with_max_token_ttl(config.max_token_ttl);
+        let default_audience = config
+            .default_audience
+            .clone()
+            .unwrap_or_else(|| config.issuer.clone());
+        let management_audience = config
+            .management_audience
+            .clone()
+            .unwrap_or_else(|| default_management_audience(&config.issuer));
+        if management_audience == default_audience {
+            return Err(StartError::ManagementAudience(management_audience));
+        }
         let issuer = Issuer::new(
             IssuerConfig {
                 issuer: config.issuer.clone(),
-                default_audience: config
-                    .default_audience
-                    .clone()
-                    .unwrap_or_else(|| config.issuer.clone()),
+                default_audience,
+                management_audience,
                 token_ttl: config.token_ttl,
                 alg: config.alg,
             },
@@ -212,6 +237,7 @@ impl AppState {
             scopes_supported: catalog.all_scopes(),
             id_token_signing_alg_values_supported: [],
             access_token_signing_alg_values_supported: [config.alg.as_str()],
+            tessera_management_audience: &issuer.config().management_audience,
         })
         .map(Bytes::from)
         .map_err(|e| CoreError::Invalid(e.to_string()))?;

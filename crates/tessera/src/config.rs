@@ -166,6 +166,9 @@ pub struct TokenConfig {
     pub algorithm: String,
     /// `aud` when a client names no `resource`; the issuer by default.
     pub default_audience: Option<String>,
+    /// The management API's audience (the `resource` a client asks for a management token);
+    /// the issuer followed by `/management` by default. Never the default audience.
+    pub management_audience: Option<String>,
 }
 
 impl Default for TokenConfig {
@@ -174,7 +177,34 @@ impl Default for TokenConfig {
             ttl_seconds: 3600,
             algorithm: "ES256".into(),
             default_audience: None,
+            management_audience: None,
         }
+    }
+}
+
+impl TokenConfig {
+    /// Refuses a management audience equal to the default audience, as far as the file settles
+    /// them (without an issuer in the file, `serve` checks again once it knows its own).
+    pub fn check_audiences(&self, issuer: Option<&str>) -> Result<()> {
+        let issuer = issuer.map(|i| i.trim().trim_end_matches('/'));
+        let default = self.default_audience.as_deref().or(issuer);
+        let management = self
+            .management_audience
+            .clone()
+            .or_else(|| issuer.map(tessera_server::state::default_management_audience));
+        if let (Some(d), Some(m)) = (default, management)
+            && d == m
+        {
+            bail!(
+                "tokens.management_audience {m:?} equals the default audience: a token for a payment API could then be replayed against the management API"
+            );
+        }
+        if let Some(m) = &self.management_audience
+            && !tessera_server::dialects::rfc6749::is_absolute_uri(m)
+        {
+            bail!("tokens.management_audience {m:?} is not an absolute URI");
+        }
+        Ok(())
     }
 }
 
@@ -234,6 +264,7 @@ impl FileConfig {
         }
         self.algorithm()?;
         self.catalog()?;
+        self.tokens.check_audiences(self.issuer.as_deref())?;
         if self
             .poll_interval_ms
             .is_some_and(|p| !(10..=60_000).contains(&p))

@@ -25,7 +25,7 @@ use tessera_core::TokenError;
 use tessera_core::ids::TenantId;
 use tessera_core::issue::Grant;
 use tessera_core::model::TenantStatus;
-use tessera_core::proto::{Scope, ScopeSet};
+use tessera_core::proto::{Audience, Scope, ScopeSet};
 
 /// The scope a role needs to use this dialect, and the scope of an unscoped token.
 pub const PARTNER_SCOPE: &str = "partner";
@@ -56,8 +56,9 @@ fn partner_scope() -> ScopeSet {
     Scope::parse(PARTNER_SCOPE).into_iter().collect()
 }
 
-/// The business application a token is bound to.
-pub const BINDING_CLAIM: &str = "business_application_id";
+/// The business application a token is bound to: the token dies with that child tenant, in
+/// introspection and at the guard alike.
+pub const BINDING_CLAIM: &str = tessera_core::proto::BOUND_TENANT_CLAIM;
 
 async fn token(
     State(state): State<AppState>,
@@ -159,7 +160,11 @@ async fn business_applications(State(state): State<AppState>, headers: HeaderMap
             "the access token has been revoked",
         );
     };
-    let unscoped_partner = !claims.extra.contains(BINDING_CLAIM)
+    // Minted by this dialect without a binding: for the default audience exactly, so that a
+    // partner token obtained for another resource (RFC 8707) is not replayable here.
+    let default_audience = state.issuer.config().default_audience.as_str();
+    let unscoped_partner = matches!(&claims.aud, Audience::One(a) if a == default_audience)
+        && !claims.extra.contains(BINDING_CLAIM)
         && ScopeSet::parse(&claims.scope).is_ok_and(|s| s.contains(PARTNER_SCOPE))
         && client.role_scopes.contains(PARTNER_SCOPE);
     if !unscoped_partner {

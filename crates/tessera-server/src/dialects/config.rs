@@ -56,6 +56,9 @@ pub struct DialectsConfig {
     pub basiq_versions: Vec<String>,
     /// iPOSpays: the algorithm its tokens are signed with (the document's: RS256).
     pub ipospays_alg: Algorithm,
+    /// iPOSpays: how long after the client presented its secret refreshes stop (default 24 h,
+    /// the longest lifetime the document allows).
+    pub ipospays_refresh_max_age: Duration,
 }
 
 impl Default for DialectsConfig {
@@ -66,6 +69,7 @@ impl Default for DialectsConfig {
             basys_resource_uri: None,
             basiq_versions: vec!["2.0".into(), "2.1".into(), "3.0".into()],
             ipospays_alg: Algorithm::Rs256,
+            ipospays_refresh_max_age: Duration::hours(24),
         }
     }
 }

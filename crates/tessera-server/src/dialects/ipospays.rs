@@ -12,6 +12,11 @@
 //! 009, 010, 011, 012), 401 for bad credentials or a bad token (AUTH_ERR_004, 006, 007, 008).
 //! AUTH_ERR_010 ("Invalid expiry time.") is tessera's, for a `jwtTokenExpiryMinutes` that is not
 //! an integer; the document has no code for it.
+//!
+//! Refresh is bounded: every token carries `auth_time` (RFC 9068 §2.2.1), when the client
+//! presented its secret, and a refreshed one also `origin_jti`, the first token of its chain.
+//! Refreshes stop `refresh_max_age_seconds` (default 24 h) after `auth_time`, and no refreshed
+//! token outlives that; revoking any token of a chain revokes the chain.
 
 use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
@@ -32,7 +37,7 @@ use tessera_core::TokenError;
 use tessera_core::ids::ClientId;
 use tessera_core::issue::{AuthenticatedClient, Credentials, Grant, IssuedToken};
 use tessera_core::keys::VerifyError;
-use tessera_core::proto::{Algorithm, ExtraClaims, Scope, ScopeSet};
+use tessera_core::proto::{Algorithm, ExtraClaims, ORIGIN_JTI_CLAIM, Scope, ScopeSet};
 use time::Duration;
 
 /// The config section and registry name.
@@ -50,11 +55,27 @@ pub const DIALECT: Dialect = Dialect {
 struct OwnKeys {
     /// Signature algorithm (default RS256, as in the document).
     algorithm: Option<String>,
+    /// Refreshes stop this many seconds after the secret was presented (default 86400).
+    refresh_max_age_seconds: Option<u32>,
 }
 
 fn configure(d: &mut DialectsConfig, name: &str, section: &Value) -> Result<(), ConfigError> {
-    const KEYS: &[&str] = &["enabled", "prefix", "token_ttl_seconds", "algorithm"];
+    const KEYS: &[&str] = &[
+        "enabled",
+        "prefix",
+        "token_ttl_seconds",
+        "algorithm",
+        "refresh_max_age_seconds",
+    ];
     let own: OwnKeys = read_section(d, name, KEYS, section)?;
+    if let Some(secs) = own.refresh_max_age_seconds {
+        if secs == 0 {
+            return Err(ConfigError(format!(
+                "dialects.{name}.refresh_max_age_seconds must be at least 1"
+            )));
+        }
+        d.ipospays_refresh_max_age = Duration::seconds(i64::from(secs));
+    }
     if let Some(a) = own.algorithm {
         d.ipospays_alg = a
             .parse::<Algorithm>()
@@ -283,21 +304,36 @@ fn respond(issued: &IssuedToken, now_ms: i128) -> Response {
 /// The merchant account (the client's tenant id), a claim of every iPOSpays token.
 pub const MERCHANT_CLAIM: &str = "uniqueId";
 
+/// How a token continues a refresh chain.
+struct Chain<'a> {
+    /// When the client presented its secret.
+    auth_time: i64,
+    /// The chain's first token, when this is a refresh.
+    origin: Option<&'a str>,
+}
+
 fn grant(
     client: &AuthenticatedClient,
     scope: ScopeSet,
     ttl: Duration,
     alg: Algorithm,
+    chain: Chain<'_>,
 ) -> Result<Grant, IposError> {
     let mut claims = ExtraClaims::default();
     claims
         .insert(MERCHANT_CLAIM, client.tenant_id.to_string())
         .map_err(|_| IposError::Internal)?;
+    if let Some(origin) = chain.origin {
+        claims
+            .insert(ORIGIN_JTI_CLAIM, origin)
+            .map_err(|_| IposError::Internal)?;
+    }
     Ok(Grant {
         scope: Some(scope),
         ttl: Some(ttl),
         alg: Some(alg),
         claims,
+        auth_time: Some(chain.auth_time),
         ..Grant::default()
     })
 }
@@ -366,7 +402,11 @@ fn authenticate_inner(
             now,
         )
         .map_err(map_issue_error)?;
-    let grant = grant(&client, scope, ttl, d.ipospays_alg)?;
+    let chain = Chain {
+        auth_time: now.unix_timestamp(),
+        origin: None,
+    };
+    let grant = grant(&client, scope, ttl, d.ipospays_alg, chain)?;
     let issued = state
         .issuer
         .issue(&client, grant, now)
@@ -406,8 +446,20 @@ fn refresh_inner(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<Re
         .reauthenticate(&claims, now)
         .map_err(|_| IposError::TokenNoLongerValid)?;
     let scope = ScopeSet::parse(&claims.scope).map_err(|_| IposError::InvalidToken)?;
-    let ttl = Duration::seconds(claims.exp - claims.iat);
-    let grant = grant(&client, scope, ttl, state.config.dialects.ipospays_alg)?;
+    // The chain ends a set time after the secret was presented (a token from before auth_time
+    // was carried counts from its own issue time), and no token outlives that end.
+    let d = &state.config.dialects;
+    let auth_time = claims.auth_time.unwrap_or(claims.iat);
+    let left = auth_time + d.ipospays_refresh_max_age.whole_seconds() - now.unix_timestamp();
+    if left <= 0 {
+        return Err(IposError::TokenNoLongerValid);
+    }
+    let ttl = Duration::seconds((claims.exp - claims.iat).min(left));
+    let chain = Chain {
+        auth_time,
+        origin: Some(claims.revocation_jti()),
+    };
+    let grant = grant(&client, scope, ttl, d.ipospays_alg, chain)?;
     let issued = state
         .issuer
         .issue(&client, grant, now)

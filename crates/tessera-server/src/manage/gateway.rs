@@ -3,13 +3,18 @@
 //! Field names are camelCase like the document's sample, whose C# program deserialises them
 //! case-insensitively.
 //!
+//! These paths accept the token of the Basys endpoint (its `aud` is the Basys resource), as the
+//! document's program uses it, and management-audience tokens; nothing else of tessera accepts
+//! a Basys token for management. A Basys token carries no management scope: what it may do
+//! here is what the calling application's role allows.
+//!
 //! The sample program reads the list endpoint into a single `AppRegistration`
 //! (`appRegistrationId`, `appSecretId`, `expirationDate`), so the list answer carries that summary
 //! at the top level — for the calling application when it belongs to the gateway, else for the
 //! gateway's first — beside the full list in `appRegistrations`. A registration's summary names
 //! its secret that expires first: the one the program rotates.
 
-use super::caller::{APPLICATIONS_READ, Caller, SECRETS_MANAGE};
+use super::caller::{APPLICATIONS_READ, Caller, GatewayCaller, SECRETS_MANAGE};
 use super::dto::NewSecretDto;
 use super::problem::{Problem, ProblemBody};
 use super::{JsonBody, parse_id};
@@ -169,7 +174,7 @@ async fn registration_of(
     responses((status = 200, body = AppRegistrationListDto), (status = 404, body = ProblemBody)))]
 pub async fn list(
     State(st): State<AppState>,
-    caller: Caller,
+    GatewayCaller(caller): GatewayCaller,
     Path(gid): Path<String>,
 ) -> Result<Json<AppRegistrationListDto>, Problem> {
     let gid: TenantId = parse_id(&gid, "gatewayId")?;
@@ -199,7 +204,7 @@ pub async fn list(
     responses((status = 200, body = AppRegistrationDto), (status = 404, body = ProblemBody)))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    GatewayCaller(caller): GatewayCaller,
     Path((gid, cid)): Path<(String, String)>,
 ) -> Result<Json<AppRegistrationDto>, Problem> {
     let (gid, cid) = (
@@ -219,7 +224,7 @@ pub async fn get(
     responses((status = 200, body = CreatedAppSecretDto), (status = 409, body = ProblemBody), (status = 404, body = ProblemBody)))]
 pub async fn create_secret(
     State(st): State<AppState>,
-    caller: Caller,
+    GatewayCaller(caller): GatewayCaller,
     Path((gid, cid)): Path<(String, String)>,
     JsonBody(body): JsonBody<NewSecretDto>,
 ) -> Result<Json<CreatedAppSecretDto>, Problem> {
@@ -251,7 +256,7 @@ pub async fn create_secret(
     responses((status = 204), (status = 404, body = ProblemBody)))]
 pub async fn delete_secret(
     State(st): State<AppState>,
-    caller: Caller,
+    GatewayCaller(caller): GatewayCaller,
     Path((gid, cid, sid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
     let (gid, cid) = (

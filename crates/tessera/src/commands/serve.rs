@@ -62,6 +62,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     let config = NodeConfig {
         issuer,
         default_audience: s.file.tokens.default_audience.clone(),
+        management_audience: s.file.tokens.management_audience.clone(),
         token_ttl: Duration::seconds(i64::from(s.file.tokens.ttl_seconds)),
         alg: s.file.algorithm()?,
         max_token_ttl: Duration::seconds(i64::from(keys.max_token_ttl_seconds)),

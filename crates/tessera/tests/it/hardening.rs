@@ -34,9 +34,7 @@ fn an_acknowledged_change_is_in_effect_on_that_node_at_once() {
     let gid = s(&t["id"]);
     let owner = env.client_of(&gid, "integrated-gateway-standard");
     let srv = env.serve();
-    let r = srv.token_basic(&owner, "grant_type=client_credentials");
-    assert_eq!(r.status, 200, "{}", r.text);
-    let bearer = format!("Bearer {}", s(&r.json()["access_token"]));
+    let bearer = format!("Bearer {}", crate::replay::management_token(&srv, &owner));
     let base = format!(
         "/gateway/{gid}/appregistration/{}/appsecret",
         owner.client_id

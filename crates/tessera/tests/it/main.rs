@@ -18,6 +18,7 @@ mod jwt;
 mod manage;
 mod oauth;
 mod postgres;
+mod replay;
 mod robustness;
 mod tls;
 mod token;

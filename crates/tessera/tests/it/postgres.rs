@@ -7,10 +7,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tessera_testkit::PgCluster;
 
+/// A management API token: the standard endpoint with `resource=<management audience>`.
 fn token(srv: &Server, c: &Client) -> String {
-    let r = srv.token_basic(c, "grant_type=client_credentials");
-    assert_eq!(r.status, 200, "{}", r.text);
-    s(&r.json()["access_token"])
+    crate::replay::management_token(srv, c)
 }
 
 fn mgmt(srv: &Server, method: &str, path: &str, bearer: &str, body: Option<Value>) -> Answer {

@@ -49,7 +49,10 @@ fn the_documents_token_request_works_at_its_url_shape() {
         let claims = payload(&s(&v["access_token"]));
         assert_eq!(claims["aud"], RESOURCE);
         assert_eq!(claims["nbf"].as_i64().unwrap(), nb);
-        assert!(claims["scope"].as_str().unwrap().contains("secrets:manage"));
+        // Payment scopes only: the gateway paths take permissions from the role (#14 §3).
+        let scope = claims["scope"].as_str().unwrap();
+        assert!(scope.contains("transactions:process"), "{scope}");
+        assert!(!scope.contains("secrets:manage"), "{scope}");
     }
 }
 
