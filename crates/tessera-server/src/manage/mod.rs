@@ -124,7 +124,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "tessera management API",
-        description = "Applications and secrets of tenants, authenticated by tessera access tokens (RFC 6750). Errors are RFC 9457 problem documents.",
+        description = "Applications and secrets of tenants, authenticated by tessera access tokens (RFC 6750) for the management audience: ask the token endpoint with resource=<tessera_management_audience of the metadata>. The Basys paths also take the Basys endpoint's token. Errors are RFC 9457 problem documents.",
         version = "1"
     ),
     components(schemas(problem::ProblemBody)),
