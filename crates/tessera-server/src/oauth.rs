@@ -117,7 +117,10 @@ pub async fn revoke(
         let done = state
             .admin
             .acting_as(actor)
-            .revoke_token(claims.revocation_jti(), revocation_expiry(&state, &claims, now))
+            .revoke_token(
+                claims.revocation_jti(),
+                revocation_expiry(&state, &claims, now),
+            )
             .await;
         done.map_err(|e| match e {
             tessera_core::CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
