@@ -13,6 +13,7 @@ pub mod health;
 pub mod limits;
 pub mod manage;
 pub mod oauth;
+pub mod request_log;
 pub mod serve;
 pub mod state;
 pub mod tls;
@@ -20,14 +21,13 @@ pub mod toolkit;
 pub mod wellknown;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::StatusCode;
 pub use state::{AppState, NodeConfig, StartError};
 use std::time::Duration;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 /// The router of a node.
 pub fn router(state: AppState) -> Router {
@@ -90,12 +90,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(axum::middleware::from_fn(connection::close_if_body_unread))
         .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
-        .layer(
-            // The span names the path only: query strings and headers may carry credentials.
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
-            }),
-        )
+        .layer(axum::middleware::from_fn(request_log::log_request))
         .with_state(state)
 }
 

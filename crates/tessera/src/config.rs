@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub issuer: Option<String>,
     /// Listen address.
     pub listen: Option<String>,
+    /// `json` or `pretty` (default); `TESSERA_LOG_FORMAT` overrides it.
+    pub log_format: Option<String>,
     /// HTTPS certificate chain (PEM); with `tls_key`. Reloaded when the file changes.
     pub tls_cert: Option<std::path::PathBuf>,
     /// The private key (PEM) of `tls_cert`.
@@ -296,6 +298,11 @@ impl FileConfig {
     /// The default catalog plus the configured roles.
     pub fn catalog(&self) -> Result<RoleCatalog> {
         let mut c = RoleCatalog::default();
+        if let Some(f) = &self.log_format
+            && !matches!(f.as_str(), "json" | "pretty")
+        {
+            bail!("log_format {f:?}: use json or pretty");
+        }
         for r in &self.roles {
             c.define(&r.name, &r.scopes)?;
         }

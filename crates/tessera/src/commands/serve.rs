@@ -15,15 +15,32 @@ use tessera_server::{AppState, NodeConfig};
 use time::Duration;
 use tokio::net::TcpListener;
 
-fn init_logging() {
+/// The log format: `TESSERA_LOG_FORMAT`, else the config file's `log_format`, else `pretty`.
+fn log_format(file: Option<&str>) -> Result<bool> {
+    let chosen = std::env::var("TESSERA_LOG_FORMAT").ok();
+    match chosen.as_deref().or(file).unwrap_or("pretty") {
+        "json" => Ok(true),
+        "pretty" => Ok(false),
+        other => anyhow::bail!("log format {other:?}: use json or pretty"),
+    }
+}
+
+fn init_logging(json: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TESSERA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter =
+        EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colour only for a person at a terminal: a log file or a collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if std::env::var("TESSERA_LOG_FORMAT").is_ok_and(|v| v == "json") {
-        builder.json().init();
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     } else {
         builder.init();
     }
@@ -31,7 +48,7 @@ fn init_logging() {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
-    init_logging();
+    init_logging(log_format(s.file.log_format.as_deref())?);
     let store = open_store(&s.database).await?;
     let master = crate::master_key::resolve(&s.database, true)?;
     let listen = args

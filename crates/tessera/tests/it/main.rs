@@ -15,6 +15,7 @@ mod guard;
 mod hardening;
 mod harness;
 mod jwt;
+mod logs;
 mod manage;
 mod oauth;
 mod postgres;
