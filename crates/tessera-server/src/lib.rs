@@ -86,8 +86,7 @@ pub fn router(state: AppState) -> Router {
             limits::resolve_client_address,
         ));
     }
-    r
-        .layer(axum::middleware::from_fn(error::log_internal_errors))
+    r.layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(axum::middleware::from_fn(connection::close_if_body_unread))
         .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(request_log::log_request))

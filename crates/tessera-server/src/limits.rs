@@ -45,7 +45,9 @@ fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
         .filter_map(|element| {
             element.split(';').find_map(|pair| {
                 let (k, v) = pair.trim().split_once('=')?;
-                k.trim().eq_ignore_ascii_case("for").then(|| node_address(v))?
+                k.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| node_address(v))?
             })
         })
         .collect();
