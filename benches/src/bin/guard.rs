@@ -61,6 +61,7 @@ fn main() -> Result<()> {
             scope: "PaymentTokenization Recurring BatchReport".into(),
             tenant_id: "047a7905-09da-423b-a921-4d8882f09cb5".into(),
             secret_id: "738f4341-8a1a-44c7-b913-210401ecd64c".into(),
+            auth_time: None,
             extra: Default::default(),
         };
         let token = key.sign_jwt(&claims).map_err(|e| anyhow!("{e}"))?;
