@@ -166,6 +166,10 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// Reads audit events, oldest first.
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Deletes at most `limit` audit events older than `before`, oldest first; returns how many.
+    /// Callers repeat until fewer than `limit` go, so that no single statement holds the
+    /// database's write lock for long.
+    async fn purge_audit(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 
     /// Inserts a signing key unconditionally (rotation).
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError>;

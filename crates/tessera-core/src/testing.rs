@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             meta_init_keeps_first_value,
             rotation_expiring_and_rename,
             audit_appends_and_filters,
+            audit_purge_deletes_only_older_events_in_batches,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -885,4 +886,35 @@ pub async fn audit_appends_and_filters(store: Arc<dyn Store>) {
         events[3..].to_vec(),
         "the newest, still oldest first"
     );
+}
+
+/// Audit retention: only events older than the cut-off go, at most `limit` per call, oldest
+/// first.
+pub async fn audit_purge_deletes_only_older_events_in_batches(store: Arc<dyn Store>) {
+    use crate::audit::{AuditEvent, AuditQuery, Outcome};
+    let t0 = datetime!(2026-06-01 12:00 UTC);
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| AuditEvent {
+            at: t0 + Duration::days(i),
+            actor: "cli".into(),
+            tenant_id: None,
+            action: format!("action.{i}"),
+            target: None,
+            outcome: Outcome::Success,
+            source: None,
+        })
+        .collect();
+    store
+        .append_audit(&events)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cut = t0 + Duration::days(3);
+    assert_eq!(store.purge_audit(cut, 2).await.ok(), Some(2));
+    assert_eq!(store.purge_audit(cut, 2).await.ok(), Some(1));
+    assert_eq!(store.purge_audit(cut, 2).await.ok(), Some(0));
+    let left = store
+        .query_audit(&AuditQuery::default())
+        .await
+        .unwrap_or_default();
+    assert_eq!(left, events[3..].to_vec(), "the event at the cut-off stays");
 }

@@ -1,6 +1,6 @@
 //! A node's background work, in tasks of their own so that none waits for another: one follows
 //! the store's change feed (and writes `last_used_at` in batches, rotates keys on schedule); one
-//! appends audit events. A flood of failed authentications, or an audit insert stuck on the
+//! appends audit events; one deletes audit events past their retention. A flood of failed authentications, or an audit insert stuck on the
 //! database, thus never delays a disable reaching this node. Both stop on the shutdown signal
 //! after a last flush.
 
@@ -21,6 +21,10 @@ const AUDIT_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 const WARN_EVERY: Duration = Duration::from_secs(60);
 /// How long the last audit flush may take on shutdown.
 const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often audit events past their retention are deleted (and once at start).
+const AUDIT_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Audit events deleted per statement: small enough that writers never wait long for the lock.
+const AUDIT_PURGE_BATCH: u32 = 1_000;
 
 /// Spawns the background tasks; the handle resolves after `shutdown` turns true and each task
 /// made its last flush.
@@ -30,10 +34,12 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
         state.store.clone(),
         shutdown.clone(),
     ));
+    let purge = tokio::spawn(purge_audit(state.clone(), shutdown.clone()));
     let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
         let _ = changes.await;
         let _ = audit.await;
+        let _ = purge.await;
     })
 }
 
@@ -99,6 +105,46 @@ async fn write_audit(
         ),
     }
     log.report_drops(&audit, None);
+}
+
+/// Deletes audit events older than `audit_retention`, at start and then every
+/// [`AUDIT_PURGE_INTERVAL`], in batches of [`AUDIT_PURGE_BATCH`] so that token issuance and
+/// changes never queue behind one long delete. Every node does it; the batches are idempotent.
+async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let Some(retention) = state.config.audit_retention else {
+        return;
+    };
+    let mut tick = tokio::time::interval(AUDIT_PURGE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stopping(&mut shutdown) => return,
+        }
+        let before = state.clock.now() - retention;
+        let mut deleted = 0u64;
+        loop {
+            let batch = tokio::select! {
+                r = state.store.purge_audit(before, AUDIT_PURGE_BATCH) => r,
+                () = stopping(&mut shutdown) => return,
+            };
+            match batch {
+                Ok(n) => {
+                    deleted += n;
+                    if n < u64::from(AUDIT_PURGE_BATCH) {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot delete audit events past their retention");
+                    break;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, "deleted audit events past their retention");
+        }
+    }
 }
 
 /// `true` at most once per period.

@@ -47,6 +47,8 @@ pub struct NodeConfig {
     pub dialects: crate::dialects::config::DialectsConfig,
     /// Failed-attempt and rate limits, connection caps, trusted proxies.
     pub limits: crate::limits::Limits,
+    /// Audit events older than this are deleted in the background; `None` keeps them forever.
+    pub audit_retention: Option<Duration>,
 }
 
 /// Everything a handler may need.

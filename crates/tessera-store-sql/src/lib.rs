@@ -685,6 +685,22 @@ where
         convert(rows)
     }
 
+    async fn purge_audit(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        // Not a change other nodes act on: no sequence bump. The subquery bounds the batch
+        // (neither engine has DELETE ... LIMIT in its default build).
+        let done = sqlx::query(
+            "DELETE FROM audit_log WHERE id IN (
+                 SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2
+             )",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err::<E>)?;
+        Ok(E::rows_affected(&done))
+    }
+
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
         Self::insert_key_with(&mut tx, k, seq).await?;

@@ -44,6 +44,43 @@ pub struct FileConfig {
     /// Brute-force protection, rate limits, connection caps, trusted proxies.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Events older than this many days are deleted, at start and then hourly; 0 keeps them
+    /// forever. Default 400: a year of history with a month to spare for a yearly review.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: 400,
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The longest retention accepted: a century.
+    pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+    /// How long audit events are kept; `None`: forever.
+    pub fn retention(&self) -> Result<Option<time::Duration>> {
+        match self.retention_days {
+            0 => Ok(None),
+            d if d > Self::MAX_RETENTION_DAYS => bail!(
+                "audit.retention_days must be at most {} (0 keeps events forever)",
+                Self::MAX_RETENTION_DAYS
+            ),
+            d => Ok(Some(time::Duration::days(i64::from(d)))),
+        }
+    }
 }
 
 /// `[limits]`. Failed authentications are counted per source address and per client id from
@@ -261,6 +298,11 @@ impl FileConfig {
     }
 
     fn validate(&self) -> Result<()> {
+        if let Some(f) = &self.log_format
+            && !matches!(f.as_str(), "json" | "pretty")
+        {
+            bail!("log_format {f:?}: use json or pretty");
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("tls_cert and tls_key go together");
         }
@@ -281,6 +323,7 @@ impl FileConfig {
         }
         let max = time::Duration::seconds(i64::from(self.keys.max_token_ttl_seconds));
         self.limits.resolve()?;
+        self.audit.retention()?;
         if self.dialects.resolve()?.max_ttl() > max {
             bail!("a dialect's token_ttl_seconds exceeds keys.max_token_ttl_seconds");
         }
@@ -298,11 +341,6 @@ impl FileConfig {
     /// The default catalog plus the configured roles.
     pub fn catalog(&self) -> Result<RoleCatalog> {
         let mut c = RoleCatalog::default();
-        if let Some(f) = &self.log_format
-            && !matches!(f.as_str(), "json" | "pretty")
-        {
-            bail!("log_format {f:?}: use json or pretty");
-        }
         for r in &self.roles {
             c.define(&r.name, &r.scopes)?;
         }

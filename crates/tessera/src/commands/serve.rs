@@ -91,6 +91,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         )),
         dialects: s.file.dialects.resolve()?,
         limits: s.file.limits.resolve()?,
+        audit_retention: s.file.audit.retention()?,
     };
     let state = AppState::start(
         store.clone(),

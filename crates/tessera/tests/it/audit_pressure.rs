@@ -103,3 +103,63 @@ fn a_stuck_audit_insert_does_not_delay_a_disable() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Appends an audit row as an old deployment would have left it.
+fn insert_old_audit_row(env: &Env, action: &str, at: time::OffsetDateTime) {
+    let url = format!("sqlite://{}", env.db_path().display());
+    let micros = i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap();
+    let action = action.to_owned();
+    runtime().block_on(async move {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, outcome) VALUES (?, 'cli', ?, 'success')",
+        )
+        .bind(micros)
+        .bind(action)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    });
+}
+
+fn all_actions(env: &Env) -> Vec<String> {
+    env.cli(&["audit"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(&e["action"]))
+        .collect()
+}
+
+/// Rows past `audit.retention_days` (default 400) are deleted when a node starts (and hourly);
+/// 0 keeps them; a retention beyond a century is refused.
+#[test]
+fn old_audit_rows_are_deleted_after_the_retention() {
+    let mut env = Env::new();
+    env.cli(&["tenant", "create", "--name", "T"]);
+    // 2000-01-01: far past any retention.
+    let ancient = time::OffsetDateTime::from_unix_timestamp(946_684_800).unwrap();
+    insert_old_audit_row(&env, "test.ancient", ancient);
+    let before = all_actions(&env);
+    assert!(before.contains(&"test.ancient".to_owned()), "{before:?}");
+
+    env.set_config("[audit]\nretention_days = 0\n");
+    let srv = env.serve();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(srv.stop().success());
+    assert!(all_actions(&env).contains(&"test.ancient".to_owned()));
+
+    env.set_config("[audit]\nretention_days = 36501\n");
+    let (ok, _, err) = env.try_cli(&["audit"]);
+    assert!(!ok);
+    assert!(err.contains("audit.retention_days"), "{err}");
+
+    env.set_config("");
+    let srv = env.serve();
+    srv.eventually(Duration::from_secs(5), || {
+        !all_actions(&env).contains(&"test.ancient".to_owned())
+    });
+    let after = all_actions(&env);
+    assert!(after.contains(&"tenant.create".to_owned()), "{after:?}");
+}
