@@ -46,6 +46,19 @@ struct State {
     revocation_log: Vec<RevocationRecord>,
 }
 
+/// What [`Directory::stats`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectoryStats {
+    /// Tenants, tombstones included.
+    pub tenants: usize,
+    /// Applications, tombstones included.
+    pub applications: usize,
+    /// Secrets held (their digests).
+    pub secrets: usize,
+    /// Secrets of applications not deleted that expire within the window asked for.
+    pub expiring: usize,
+}
+
 /// What a refresh brought.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Refreshed {
@@ -267,6 +280,29 @@ impl Directory {
         merge_into_log(&mut st.revocation_log, c.revocations);
         self.seq.fetch_max(c.seq, Ordering::AcqRel);
         drop(st);
+    }
+
+    /// Sizes and the number of live secrets of live applications that expire in `[now, before)`,
+    /// for metrics. Walks every application under the read lock (token requests proceed; a
+    /// refresh waits): call it every few seconds, not per request.
+    pub fn stats(&self, now: OffsetDateTime, before: OffsetDateTime) -> DirectoryStats {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut stats = DirectoryStats {
+            tenants: st.tenants.len(),
+            applications: st.apps.len(),
+            ..DirectoryStats::default()
+        };
+        for e in st.apps.values() {
+            stats.secrets += e.secrets.len();
+            if e.app.status != AppStatus::Deleted {
+                stats.expiring += e
+                    .secrets
+                    .iter()
+                    .filter(|s| now <= s.expires_at && s.expires_at < before)
+                    .count();
+            }
+        }
+        stats
     }
 
     /// Counts, for diagnostics: (tenants, applications).

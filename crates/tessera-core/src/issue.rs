@@ -318,6 +318,8 @@ impl Issuer {
                 if f != AuthFailure::UnknownClient {
                     self.audit_failure(&creds, f, now);
                 }
+                metrics::counter!("tessera_authentication_failures_total", "reason" => f.as_str())
+                    .increment(1);
                 return Err(TokenError::InvalidClient(f));
             }
         };

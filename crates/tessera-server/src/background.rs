@@ -5,6 +5,7 @@
 //! after a last flush.
 
 use crate::state::AppState;
+use crate::telemetry::{timed_flush, timed_store};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::AuditBuffer;
@@ -35,11 +36,13 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
         shutdown.clone(),
     ));
     let purge = tokio::spawn(purge_audit(state.clone(), shutdown.clone()));
+    let metrics = tokio::spawn(sample_metrics(state.clone(), shutdown.clone()));
     let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
         let _ = changes.await;
         let _ = audit.await;
         let _ = purge.await;
+        let _ = metrics.await;
     })
 }
 
@@ -89,7 +92,9 @@ async fn write_audit(
             () = stopping(&mut shutdown) => break,
         }
         tokio::select! {
-            r = audit.flush(store.as_ref()) => log.flushed(r, &audit, Instant::now()),
+            r = timed_flush("audit_append", audit.flush(store.as_ref())) => {
+                log.flushed(r, &audit, Instant::now());
+            }
             // A flush abandoned here keeps its events for the last one below.
             () = stopping(&mut shutdown) => break,
         }
@@ -125,7 +130,7 @@ async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
         let mut deleted = 0u64;
         loop {
             let batch = tokio::select! {
-                r = state.store.purge_audit(before, AUDIT_PURGE_BATCH) => r,
+                r = timed_store("audit_purge", state.store.purge_audit(before, AUDIT_PURGE_BATCH)) => r,
                 () = stopping(&mut shutdown) => return,
             };
             match batch {
@@ -143,6 +148,21 @@ async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         if deleted > 0 {
             tracing::info!(deleted, "deleted audit events past their retention");
+        }
+    }
+}
+
+/// Sets the directory-wide gauges every [`crate::telemetry::SAMPLE_EVERY`].
+async fn sample_metrics(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    if !crate::telemetry::enabled() {
+        return;
+    }
+    let mut tick = tokio::time::interval(crate::telemetry::SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => crate::telemetry::sample_directory(&state),
+            () = stopping(&mut shutdown) => return,
         }
     }
 }
@@ -240,8 +260,9 @@ impl AuditLog {
 
 /// Applies the store's changes to this node: directory, revocations, keys.
 pub async fn refresh(state: &AppState) {
-    match state.directory.refresh(state.store.as_ref()).await {
+    match timed_store("refresh", state.directory.refresh(state.store.as_ref())).await {
         Ok(r) => {
+            crate::telemetry::directory_refreshed(state);
             if r.keys_changed
                 && let Err(e) = state.keyring.load(state.store.as_ref()).await
             {
@@ -258,18 +279,15 @@ pub async fn refresh(state: &AppState) {
 async fn purge_revocations(state: &AppState) {
     let now = state.clock.now().unix_timestamp();
     state.directory.purge_revocations(now);
-    if let Err(e) = state
-        .store
-        .purge_revocations(now - tessera_core::proto::PURGE_GRACE_SECS)
-        .await
-    {
+    let cutoff = now - tessera_core::proto::PURGE_GRACE_SECS;
+    if let Err(e) = timed_store("revocation_purge", state.store.purge_revocations(cutoff)).await {
         tracing::warn!(error = %e, "cannot purge expired revocations");
     }
 }
 
 /// Writes pending `last_used_at` notes.
 pub async fn flush(state: &AppState) {
-    if let Err(e) = state.usage.flush(state.store.as_ref()).await {
+    if let Err(e) = timed_flush("usage_flush", state.usage.flush(state.store.as_ref())).await {
         tracing::warn!(error = %e, "cannot write last_used_at; will retry");
     }
 }

@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod request_log;
 pub mod serve;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod toolkit;
 pub mod wellknown;
@@ -46,7 +47,12 @@ pub fn router(state: AppState) -> Router {
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
             }),
         )
-        .route("/oauth2/token", post(dialects::rfc6749::token))
+        .route(
+            "/oauth2/token",
+            post(dialects::rfc6749::token).route_layer(axum::middleware::from_fn(|req, next| {
+                telemetry::count_token_requests("rfc6749", req, next)
+            })),
+        )
         .route("/oauth2/jwks", get(wellknown::jwks))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
@@ -61,6 +67,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(dialects::routes(&state.config.dialects));
+    let metrics = &state.config.metrics;
+    if metrics.enabled && !metrics.own_listener {
+        r = r.route("/metrics", get(telemetry::scrape));
+    }
     // RFC 8414 §3.1: for an issuer with a path, the metadata lives at the well-known prefix
     // followed by that path.
     if let Some(path) = issuer_path(&state.config.issuer) {

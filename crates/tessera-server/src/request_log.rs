@@ -45,9 +45,12 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         request_id = id.to_str().unwrap_or("-"),
         client_id = tracing::field::Empty,
     );
+    let method = req.method().clone();
     let mut res = next.run(req).instrument(span.clone()).await;
+    let elapsed = start.elapsed();
+    crate::telemetry::record_request(&method, &route, res.status(), elapsed);
     let status = res.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request"));
     res.headers_mut().insert(REQUEST_ID, id);
     res

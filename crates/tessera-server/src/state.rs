@@ -49,6 +49,8 @@ pub struct NodeConfig {
     pub limits: crate::limits::Limits,
     /// Audit events older than this are deleted in the background; `None` keeps them forever.
     pub audit_retention: Option<Duration>,
+    /// Prometheus metrics.
+    pub metrics: crate::telemetry::MetricsSettings,
 }
 
 /// Everything a handler may need.
@@ -163,6 +165,9 @@ impl AppState {
         mut config: NodeConfig,
     ) -> Result<AppState, StartError> {
         config.issuer = normalize_issuer(&config.issuer)?;
+        if config.metrics.enabled && !crate::telemetry::install() {
+            tracing::warn!("another metrics recorder is installed; /metrics is not served");
+        }
         check_master_key(store.as_ref(), master).await?;
         let directory = Arc::new(Directory::default());
         directory

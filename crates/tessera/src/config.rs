@@ -47,6 +47,49 @@ pub struct FileConfig {
     /// The audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Record metrics and serve them at `GET /metrics` (default true).
+    pub enabled: bool,
+    /// Serve `/metrics` on this address instead of the main listener (e.g. `127.0.0.1:9464`),
+    /// so that it is not exposed where tokens are.
+    pub listen: Option<String>,
+    /// `tessera_secrets_expiring` counts secrets expiring within this many days (default 14).
+    pub expiring_within_days: u32,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: None,
+            expiring_within_days: 14,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The node's metrics settings.
+    pub fn resolve(&self) -> Result<tessera_server::telemetry::MetricsSettings> {
+        if !(1..=730).contains(&self.expiring_within_days) {
+            bail!("metrics.expiring_within_days must be between 1 and 730");
+        }
+        if self.listen.is_some() && !self.enabled {
+            bail!("metrics.listen is set but metrics.enabled is false");
+        }
+        Ok(tessera_server::telemetry::MetricsSettings {
+            enabled: self.enabled,
+            own_listener: self.listen.is_some(),
+            expiring_within: time::Duration::days(i64::from(self.expiring_within_days)),
+        })
+    }
 }
 
 /// `[audit]`.
@@ -324,6 +367,7 @@ impl FileConfig {
         let max = time::Duration::seconds(i64::from(self.keys.max_token_ttl_seconds));
         self.limits.resolve()?;
         self.audit.retention()?;
+        self.metrics.resolve()?;
         if self.dialects.resolve()?.max_ttl() > max {
             bail!("a dialect's token_ttl_seconds exceeds keys.max_token_ttl_seconds");
         }

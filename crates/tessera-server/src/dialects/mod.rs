@@ -28,7 +28,8 @@ pub struct Dialect {
     pub name: &'static str,
     /// Its token lifetime unless configured: the document's.
     pub default_ttl: Duration,
-    /// Its routes, at the document's paths (the configured prefix is added around them).
+    /// Its routes, at the document's paths (the configured prefix is added around them). Every
+    /// POST route issues tokens: the metrics count each POST's answer as a token request.
     pub routes: fn() -> Router<AppState>,
     /// The algorithm its tokens are signed with, when it is not the deployment's default.
     pub algorithm: fn(&DialectsConfig) -> Option<Algorithm>,
@@ -71,7 +72,10 @@ pub fn routes(config: &DialectsConfig) -> Router<AppState> {
         if !common.enabled {
             continue;
         }
-        let routes = (dialect.routes)();
+        let name = dialect.name;
+        let routes = (dialect.routes)().route_layer(axum::middleware::from_fn(move |req, next| {
+            crate::telemetry::count_token_requests(name, req, next)
+        }));
         let prefix = common.prefix.trim_end_matches('/');
         r = r.merge(if prefix.is_empty() {
             routes

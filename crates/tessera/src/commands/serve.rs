@@ -59,6 +59,14 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let bound = listener.local_addr()?;
+    let metrics_listener = match &s.file.metrics.listen {
+        Some(addr) if s.file.metrics.enabled => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?,
+        ),
+        _ => None,
+    };
     let tls = match (
         args.tls_cert.or_else(|| s.file.tls_cert.clone()),
         args.tls_key.or_else(|| s.file.tls_key.clone()),
@@ -92,6 +100,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         dialects: s.file.dialects.resolve()?,
         limits: s.file.limits.resolve()?,
         audit_retention: s.file.audit.retention()?,
+        metrics: s.file.metrics.resolve()?,
     };
     let state = AppState::start(
         store.clone(),
@@ -104,6 +113,9 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     let issuer = state.config.issuer.clone();
 
     let mut line = json!({"listening": bound.to_string(), "issuer": issuer});
+    if let Some(l) = &metrics_listener {
+        line["metrics"] = json!(l.local_addr()?.to_string());
+    }
     if args.demo {
         // Whoever starts the server with --demo is at the command line.
         let admin = state.admin.acting_as(Actor::cli());
@@ -120,7 +132,14 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let background = tessera_server::background::spawn(state.clone(), stop_rx);
+    let background = tessera_server::background::spawn(state.clone(), stop_rx.clone());
+    let metrics_server = metrics_listener.map(|l| {
+        let app = tessera_server::telemetry::router(state.clone());
+        let mut stop = stop_rx;
+        tokio::spawn(tessera_server::serve::serve(l, app, async move {
+            let _ = stop.wait_for(|&s| s).await;
+        }))
+    });
     let connections = state.config.limits.connections;
     let acceptor = match tls {
         Some((acceptor, reloading)) => {
@@ -145,6 +164,9 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     .await;
     let _ = stop_tx.send(true);
     let _ = background.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

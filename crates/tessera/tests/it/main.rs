@@ -17,6 +17,7 @@ mod harness;
 mod jwt;
 mod logs;
 mod manage;
+mod metrics;
 mod oauth;
 mod postgres;
 mod replay;
