@@ -30,14 +30,15 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = match req.headers().get(REQUEST_ID) {
         Some(v) if well_formed(v.as_bytes()) => v.clone(),
-        _ => HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("-")),
+        _ => {
+            let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+            let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+            HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        }
     };
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(no route)", MatchedPath::as_str)
-        .to_owned();
+    // A clone of the matched path shares its string; the request moves on below.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(no route)", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -48,7 +49,7 @@ pub async fn log_request(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let mut res = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
-    crate::telemetry::record_request(&method, &route, res.status(), elapsed);
+    crate::telemetry::record_request(&method, route, res.status(), elapsed);
     let status = res.status().as_u16();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms, "request"));

@@ -15,9 +15,11 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::{LazyLock, RwLock};
 use std::time::{Duration, Instant};
 use tessera_core::keys::KeyPhase;
 use tessera_core::proto::Algorithm;
@@ -167,28 +169,92 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
+/// The handles of one route's series. The `metrics` macros build a key (label vector, owned
+/// strings) and look it up in the registry at every call; on the token path that was a
+/// measurable share of a request, so each series is looked up once and its handle kept. The
+/// labels are bounded (see the module comment), and so is this cache.
+#[derive(Default)]
+struct RouteSeries {
+    requests: Vec<(&'static str, StatusCode, Counter)>,
+    durations: Vec<(&'static str, Histogram)>,
+    throttled: Option<Counter>,
+}
+
+static ROUTES: LazyLock<RwLock<HashMap<Box<str>, RouteSeries>>> = LazyLock::new(Default::default);
+
+impl RouteSeries {
+    /// Counts and times a request if this route has its handles; `false` when one is missing.
+    fn record(&self, method: &'static str, status: StatusCode, elapsed: Duration) -> bool {
+        let counter = self
+            .requests
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status);
+        let histogram = self.durations.iter().find(|(m, _)| *m == method);
+        let throttled = status != StatusCode::TOO_MANY_REQUESTS || self.throttled.is_some();
+        let (Some((.., c)), Some((_, h)), true) = (counter, histogram, throttled) else {
+            return false;
+        };
+        c.increment(1);
+        h.record(elapsed);
+        if let Some(t) = self
+            .throttled
+            .as_ref()
+            .filter(|_| status == StatusCode::TOO_MANY_REQUESTS)
+        {
+            t.increment(1);
+        }
+        true
+    }
+
+    /// Registers what [`RouteSeries::record`] lacked.
+    fn register(&mut self, route: &str, method: &'static str, status: StatusCode) {
+        if !self
+            .requests
+            .iter()
+            .any(|(m, s, _)| *m == method && *s == status)
+        {
+            let c = counter!(
+                "tessera_http_requests_total",
+                "method" => method,
+                "route" => route.to_owned(),
+                "status" => status.as_str().to_owned()
+            );
+            self.requests.push((method, status, c));
+        }
+        if !self.durations.iter().any(|(m, _)| *m == method) {
+            let h = histogram!(
+                "tessera_http_request_duration_seconds",
+                "method" => method,
+                "route" => route.to_owned()
+            );
+            self.durations.push((method, h));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS && self.throttled.is_none() {
+            self.throttled =
+                Some(counter!("tessera_http_throttled_total", "route" => route.to_owned()));
+        }
+    }
+}
+
 /// Counts and times one answered request (called by the request log, which has the route).
 pub fn record_request(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
     if !enabled() {
         return;
     }
     let method = method_label(method);
-    histogram!(
-        "tessera_http_request_duration_seconds",
-        "method" => method,
-        "route" => route.to_owned()
-    )
-    .record(elapsed);
-    counter!(
-        "tessera_http_requests_total",
-        "method" => method,
-        "route" => route.to_owned(),
-        "status" => status.as_str().to_owned()
-    )
-    .increment(1);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        counter!("tessera_http_throttled_total", "route" => route.to_owned()).increment(1);
+    {
+        let routes = ROUTES.read().unwrap_or_else(|e| e.into_inner());
+        if routes
+            .get(route)
+            .is_some_and(|r| r.record(method, status, elapsed))
+        {
+            return;
+        }
     }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    let series = routes.entry(route.into()).or_default();
+    series.register(route, method, status);
+    series.record(method, status, elapsed);
 }
 
 /// Middleware on a dialect's routes: every POST there asks for a token (or a refreshed one), so
@@ -207,10 +273,31 @@ pub async fn count_token_requests(dialect: &'static str, req: Request, next: Nex
         } else {
             "refused"
         };
-        counter!("tessera_token_requests_total", "dialect" => dialect, "outcome" => outcome)
-            .increment(1);
+        token_counter(dialect, outcome).increment(1);
     }
     res
+}
+
+/// The counter of token requests of `dialect` with `outcome`, registered once (both are fixed
+/// names: six dialects, four outcomes).
+fn token_counter(dialect: &'static str, outcome: &'static str) -> Counter {
+    type Series = Vec<(&'static str, &'static str, Counter)>;
+    static TOKENS: LazyLock<RwLock<Series>> = LazyLock::new(Default::default);
+    let find = |v: &Series| {
+        v.iter()
+            .find(|(d, o, _)| *d == dialect && *o == outcome)
+            .map(|(.., c)| c.clone())
+    };
+    if let Some(c) = find(&TOKENS.read().unwrap_or_else(|e| e.into_inner())) {
+        return c;
+    }
+    let mut all = TOKENS.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = find(&all) {
+        return c;
+    }
+    let c = counter!("tessera_token_requests_total", "dialect" => dialect, "outcome" => outcome);
+    all.push((dialect, outcome, c.clone()));
+    c
 }
 
 /// Times a database operation of the background tasks.

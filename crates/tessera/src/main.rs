@@ -14,6 +14,11 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's malloc: per-thread heaps, so memory freed on another worker
+/// thread does not contend for an arena lock, and freed pages go back to the system.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
