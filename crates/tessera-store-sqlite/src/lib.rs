@@ -77,6 +77,26 @@ impl Engine for SqliteEngine {
     }
 }
 
+/// Writes a consistent copy of the database to `to` with `VACUUM INTO`: one read transaction, so
+/// one snapshot, while other connections and processes keep reading and writing. `to` must not
+/// exist (SQLite refuses to overwrite it).
+pub async fn backup_into(store: &SqliteStore, to: &std::path::Path) -> Result<(), OpenError> {
+    let target = to
+        .to_str()
+        .ok_or_else(|| OpenError(format!("backup file {}: not a UTF-8 path", to.display())))?;
+    sqlx::query("VACUUM INTO $1")
+        .bind(target)
+        .execute(store.pool())
+        .await
+        .map_err(|e| {
+            OpenError(format!(
+                "cannot write a backup to {target}: {}",
+                short_error(&e)
+            ))
+        })?;
+    Ok(())
+}
+
 fn is_fatal(e: &sqlx::migrate::MigrateError) -> bool {
     use sqlx::migrate::MigrateError as M;
     match e {

@@ -38,10 +38,27 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
-    /// Check a config file and print the effective settings.
+    /// Check a config file and print the effective settings (see `config check`).
     ValidateConfig,
+    /// The configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Read the audit log.
     Audit(AuditArgs),
+    /// Write a consistent copy of the SQLite database while servers run (the master key is not
+    /// in it: back that up too).
+    Backup {
+        /// The file to write; must not exist.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup; refused while a server runs on it or when the
+    /// backup was made under another master key.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 /// `serve` flags.
@@ -209,6 +226,17 @@ pub enum SecretCmd {
         /// Only this tenant's.
         #[arg(long)]
         tenant: Option<TenantId>,
+    },
+}
+
+/// `config` commands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the settings (FILE, else --config or TESSERA_CONFIG, under the TESSERA_*
+    /// variables) and print each with its value and source; the database password is masked.
+    Check {
+        /// The config file to check.
+        file: Option<PathBuf>,
     },
 }
 

@@ -1,16 +1,19 @@
 //! Configuration: an optional TOML file, overridden by command-line flags and environment
 //! variables. Unknown keys are errors, so a typo never silently falls back to a default.
 
+use crate::layers::{self, Source, Sources};
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::Path;
 use tessera_core::proto::Algorithm;
 use tessera_core::role::RoleCatalog;
 use tessera_server::dialects::config::DialectsConfig;
 
 /// The config file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// Issuer URL (`iss`); default `http://` + the bound address.
@@ -53,7 +56,7 @@ pub struct FileConfig {
 }
 
 /// `[metrics]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Record metrics and serve them at `GET /metrics` (default true).
@@ -93,7 +96,7 @@ impl MetricsConfig {
 }
 
 /// `[audit]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// Events older than this many days are deleted, at start and then hourly; 0 keeps them
@@ -129,7 +132,7 @@ impl AuditConfig {
 /// `[limits]`. Failed authentications are counted per source address and per client id from
 /// that address, never per client id alone, so an attacker cannot lock out an owner calling
 /// from elsewhere.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Failed authentications of one client id from one address per window before 429.
@@ -226,7 +229,7 @@ impl LimitsConfig {
 /// `[dialects.NAME]`: every key optional; absent keys keep the seed documents' defaults. Each
 /// dialect reads its own section (`tessera_server::dialects::REGISTRY` lists them and their
 /// keys), so unknown sections and keys are still errors.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct DialectsFile(BTreeMap<String, serde_json::Value>);
 
@@ -239,7 +242,7 @@ impl DialectsFile {
 }
 
 /// `[tokens]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokenConfig {
     /// Lifetime of standard-endpoint tokens, seconds.
@@ -291,7 +294,7 @@ impl TokenConfig {
 }
 
 /// `[keys]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeyConfig {
     /// How long a rotated-in key is published before it signs, seconds. Must exceed how long
@@ -314,7 +317,7 @@ impl Default for KeyConfig {
 }
 
 /// `[[roles]]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
     /// Role name.
@@ -324,20 +327,39 @@ pub struct RoleConfig {
 }
 
 impl FileConfig {
-    /// Reads `path`, or the defaults when `None`.
-    pub fn load(path: Option<&Path>) -> Result<FileConfig> {
-        let Some(path) = path else {
-            return Ok(FileConfig::default());
+    /// Reads the file at `path` (if any), then the `TESSERA_*` variables of `env` over it (see
+    /// [`crate::layers`]); returns the settings and where each came from.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<(FileConfig, Sources)> {
+        let mut sources = Sources::default();
+        let mut tree = Value::Object(Map::new());
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            // Only the parser's message, not the error itself: its Display quotes the offending
+            // line, which may be the database URL with its password. Parsed as the typed config
+            // first, so that the message names the file's line and key.
+            let parse_error = |e: toml::de::Error| {
+                anyhow::anyhow!("config file {}: {}", path.display(), e.message())
+            };
+            toml::from_str::<FileConfig>(&text).map_err(parse_error)?;
+            let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+            tree = serde_json::to_value(table)?;
+            sources.mark_leaves(&tree, &Source::File(path.display().to_string()));
+        }
+        let shape = serde_json::to_value(FileConfig::default())?;
+        let vars = layers::apply_env(&mut tree, &shape, env, &mut sources)?;
+        let origin = match (path, vars.is_empty()) {
+            (Some(p), true) => format!("config file {}", p.display()),
+            (Some(p), false) => format!("config file {} with {}", p.display(), vars.join(", ")),
+            (None, _) => format!("settings from {}", vars.join(", ")),
         };
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
-        // Only the parser's message, not the error itself: its Display quotes the offending line,
-        // which may be the database URL with its password.
-        let cfg: FileConfig = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?;
-        cfg.validate()
-            .with_context(|| format!("config file {}", path.display()))?;
-        Ok(cfg)
+        let cfg: FileConfig =
+            serde_json::from_value(tree).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        cfg.validate().with_context(|| origin)?;
+        Ok((cfg, sources))
     }
 
     fn validate(&self) -> Result<()> {

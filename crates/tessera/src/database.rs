@@ -66,6 +66,69 @@ pub fn data_dir(url: &str) -> Option<PathBuf> {
     })
 }
 
+/// The file of an SQLite database URL, as the SQLite driver reads it.
+pub fn sqlite_file(url: &str) -> Result<PathBuf> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {url}"))?;
+    Ok(options.get_filename().to_path_buf())
+}
+
+/// A lock on `DB.lock` beside an SQLite database: each server holds it shared while it runs,
+/// `restore` takes it exclusively, so a restore never replaces a file a server has open (the
+/// server would go on with the old file's pages and write-ahead log).
+#[derive(Debug)]
+pub struct ServeLock {
+    // Held for its lock, released when dropped.
+    _file: std::fs::File,
+}
+
+impl ServeLock {
+    fn file(db: &std::path::Path) -> Result<std::fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = PathBuf::from(format!("{}.lock", db.display()));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))
+    }
+
+    /// Taken by a server for as long as it runs.
+    pub fn shared(db: &std::path::Path) -> Result<ServeLock> {
+        let f = Self::file(db)?;
+        match f.try_lock_shared() {
+            Ok(()) => Ok(ServeLock { _file: f }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                bail!(
+                    "{} is being restored; start the server once the restore has finished",
+                    db.display()
+                )
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}.lock", db.display()))
+            }
+        }
+    }
+
+    /// Taken by `restore`: fails while any server runs on the database.
+    pub fn exclusive(db: &std::path::Path) -> Result<ServeLock> {
+        let f = Self::file(db)?;
+        match f.try_lock() {
+            Ok(()) => Ok(ServeLock { _file: f }),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "a server is running on {}: stop every server using it before restoring",
+                db.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}.lock", db.display()))
+            }
+        }
+    }
+}
+
 /// A database URL without its password, for output and logs (one implementation, shared with
 /// the stores' own error lines).
 pub use tessera_store_postgres::redact;

@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod config;
 mod database;
+mod layers;
 mod master_key;
 mod output;
 mod settings;

@@ -1,6 +1,7 @@
 //! What every command needs, resolved from flags, environment and the config file.
 
 use crate::config::{DEFAULT_DATABASE, FileConfig};
+use crate::layers::{Source, Sources};
 use anyhow::Result;
 use std::path::Path;
 
@@ -11,16 +12,34 @@ pub struct Settings {
     /// The database URL: the flag or environment, else the config file's, else SQLite under
     /// `./tessera-data`.
     pub database: String,
+    /// Where each setting came from.
+    pub sources: Sources,
 }
 
 impl Settings {
-    /// Loads the config file at `config` (if any) and settles the database URL.
+    /// Loads the config file at `config` (if any) under the process's `TESSERA_*` variables and
+    /// settles the database URL (`--database` or `TESSERA_DATABASE_URL` over the settings').
     pub fn resolve(database: Option<String>, config: Option<&Path>) -> Result<Settings> {
-        let file = FileConfig::load(config)?;
+        let (file, mut sources) = FileConfig::load(config, std::env::vars_os())?;
+        if let Some(db) = &database {
+            let from_env = std::env::var("TESSERA_DATABASE_URL").is_ok_and(|v| &v == db);
+            sources.set(
+                "database",
+                if from_env {
+                    Source::Env("TESSERA_DATABASE_URL".into())
+                } else {
+                    Source::Flag("--database")
+                },
+            );
+        }
         let database = database
             .or_else(|| file.database.clone())
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-        Ok(Settings { file, database })
+        Ok(Settings {
+            file,
+            database,
+            sources,
+        })
     }
 
     /// The longest lifetime of any token issued.

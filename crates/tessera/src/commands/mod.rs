@@ -2,13 +2,14 @@
 
 mod app;
 mod audit;
+mod backup;
 mod keys;
 mod secret;
 pub mod serve;
 mod tenant;
 mod validate;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, ConfigCmd};
 use crate::database::open_store;
 use crate::settings::Settings;
 use anyhow::Result;
@@ -22,11 +23,19 @@ use tessera_core::store::Store;
 
 /// Runs the command; `Some` is the JSON to print.
 pub async fn run(cli: Cli) -> Result<Option<Value>> {
-    let settings = Settings::resolve(cli.database, cli.config.as_deref())?;
+    // `config check FILE` checks that file rather than the one --config names.
+    let config = match &cli.command {
+        Command::Config(ConfigCmd::Check { file: Some(f) }) => Some(f.clone()),
+        _ => cli.config,
+    };
+    let settings = Settings::resolve(cli.database, config.as_deref())?;
     let s = &settings;
     match cli.command {
         Command::Serve(args) => serve::run(settings, args).await.map(|()| None),
         Command::ValidateConfig => validate::run(s).map(Some),
+        Command::Backup { to } => backup::backup(s, &to).await.map(Some),
+        Command::Restore { from } => backup::restore(s, &from).await.map(Some),
+        Command::Config(ConfigCmd::Check { .. }) => validate::check(s, config.as_deref()).map(Some),
         Command::Keys(c) => keys::run(s, c).await.map(Some),
         Command::Audit(a) => Session::open(s).await?.run(audit::run, a).await,
         Command::Tenant(c) => Session::open(s).await?.run(tenant::run, c).await,

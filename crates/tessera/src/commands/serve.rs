@@ -15,10 +15,9 @@ use tessera_server::{AppState, NodeConfig};
 use time::Duration;
 use tokio::net::TcpListener;
 
-/// The log format: `TESSERA_LOG_FORMAT`, else the config file's `log_format`, else `pretty`.
-fn log_format(file: Option<&str>) -> Result<bool> {
-    let chosen = std::env::var("TESSERA_LOG_FORMAT").ok();
-    match chosen.as_deref().or(file).unwrap_or("pretty") {
+/// The log format: `log_format` (from `TESSERA_LOG_FORMAT` or the config file), else `pretty`.
+fn log_format(setting: Option<&str>) -> Result<bool> {
+    match setting.unwrap_or("pretty") {
         "json" => Ok(true),
         "pretty" => Ok(false),
         other => anyhow::bail!("log format {other:?}: use json or pretty"),
@@ -50,6 +49,13 @@ fn init_logging(json: bool) {
 pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
     init_logging(log_format(s.file.log_format.as_deref())?);
     let store = open_store(&s.database).await?;
+    // Held while the server runs: `restore` refuses to replace the file meanwhile.
+    let _serve_lock = match crate::database::Engine::of(&s.database)? {
+        crate::database::Engine::Sqlite => Some(crate::database::ServeLock::shared(
+            &crate::database::sqlite_file(&s.database)?,
+        )?),
+        crate::database::Engine::Postgres => None,
+    };
     let master = crate::master_key::resolve(&s.database, true)?;
     let listen = args
         .listen

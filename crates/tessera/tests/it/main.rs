@@ -8,7 +8,9 @@
 )]
 
 mod audit_pressure;
+mod backup;
 mod cli;
+mod config;
 mod dialects;
 mod feed;
 mod guard;
