@@ -6,7 +6,11 @@
 #      DB (sqlite | postgres, default sqlite; postgres starts a throwaway cluster from the Debian
 #      binaries under /usr/lib/postgresql, as the test kit does),
 #      CONCS (default "32"), DURATION (default 15), WARMUP (default 3), WRK_THREADS (default 1),
-#      PORT (default 18081), OUTDIR (default target/bench)
+#      PORT (default 18081), OUTDIR (default target/bench),
+#      EXTRA_TOML (appended to the config file, e.g. '[metrics]\nenabled = false\n'),
+#      SERVER_LOG (TESSERA_LOG of the server, default warn: no line per request),
+#      LOG_FORMAT (pretty | json, default pretty), TLS (1: serve HTTPS with a fresh self-signed
+#      certificate; wrk keeps its connections, so the handshakes are not what is measured)
 #
 # Builds tessera in release mode, seeds a fresh SQLite database with APPS tenants, each with one
 # application and one secret, starts `tessera serve`, checks one response, then per concurrency
@@ -38,17 +42,25 @@ if [ "${DB:-sqlite}" = postgres ]; then
   "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U tessera tessera
   export TESSERA_DATABASE_URL="postgres://tessera@127.0.0.1:$PGPORT/tessera"
 fi
-printf '[tokens]\nalgorithm = "%s"\n' "$ALG" > "$DATA/tessera.toml"
+printf 'log_format = "%s"\n[tokens]\nalgorithm = "%s"\n%b' "${LOG_FORMAT:-pretty}" "$ALG" "${EXTRA_TOML:-}" \
+  > "$DATA/tessera.toml"
+SCHEME=http; SERVE_TLS=()
+if [ "${TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$DATA/key.pem" -out "$DATA/cert.pem" 2> /dev/null
+  SCHEME=https; SERVE_TLS=(--tls-cert "$DATA/cert.pem" --tls-key "$DATA/key.pem")
+fi
 export TESSERA_CONFIG="$DATA/tessera.toml"
 ./target/release/tessera-bench-seed "$TESSERA_DATABASE_URL" "$APPS" "$DATA/creds.txt"
 LOG="$OUTDIR/$LABEL.server.log"
-TESSERA_LOG=warn ./target/release/tessera serve --listen "127.0.0.1:$PORT" > "$OUTDIR/$LABEL.serve.json" 2> "$LOG" &
+TESSERA_LOG="${SERVER_LOG:-warn}" ./target/release/tessera serve --listen "127.0.0.1:$PORT" "${SERVE_TLS[@]}" \
+  > "$OUTDIR/$LABEL.serve.json" 2> "$LOG" &
 SPID=$!
 trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; stop_pg; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
+for _ in $(seq 1 200); do curl -sk -o /dev/null "$SCHEME://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
 # sanity: one request, decode the token
-curl -s -H "Authorization: $(head -1 "$DATA/creds.txt")" -d grant_type=client_credentials \
-  "http://127.0.0.1:$PORT/oauth2/token" > "$OUTDIR/$LABEL.sample.json"
+curl -sk -H "Authorization: $(head -1 "$DATA/creds.txt")" -d grant_type=client_credentials \
+  "$SCHEME://127.0.0.1:$PORT/oauth2/token" > "$OUTDIR/$LABEL.sample.json"
 python3 - "$OUTDIR/$LABEL.sample.json" >&2 <<'PY'
 import base64, json, sys
 r = json.load(open(sys.argv[1])); t = r["access_token"]
@@ -57,7 +69,7 @@ h, p, s = t.split(".")
 print("sample:", d(h), sorted(d(p)), "token bytes", len(t), "keys", sorted(r))
 PY
 export CREDS="$DATA/creds.txt"
-URL="http://127.0.0.1:$PORT/oauth2/token"
+URL="$SCHEME://127.0.0.1:$PORT/oauth2/token"
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$SPID/stat"; }
 for C in $CONCS; do

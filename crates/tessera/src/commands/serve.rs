@@ -24,16 +24,22 @@ fn log_format(setting: Option<&str>) -> Result<bool> {
     }
 }
 
-fn init_logging(json: bool) {
+/// Sets up logging to stderr; log lines are written until the returned guard is dropped.
+fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Lines are written by a thread of their own: a write(2) per request line on the token path
+    // cost more than the rest of the logging (BENCHMARKS.md). Past 128,000 lines waiting (stderr
+    // stuck, say) lines are dropped rather than stall token issuance; the audit log, in the
+    // database, is the record that must not lose anything.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     // Colour only for a person at a terminal: a log file or a collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder
             .json()
@@ -43,11 +49,12 @@ fn init_logging(json: bool) {
     } else {
         builder.init();
     }
+    guard
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
-    init_logging(log_format(s.file.log_format.as_deref())?);
+    let _log_writer = init_logging(log_format(s.file.log_format.as_deref())?);
     let store = open_store(&s.database).await?;
     // Held while the server runs: `restore` refuses to replace the file meanwhile.
     let _serve_lock = match crate::database::Engine::of(&s.database)? {

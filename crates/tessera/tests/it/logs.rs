@@ -48,6 +48,10 @@ fn one_json_line_per_request_with_its_request_id_and_no_secret() {
     assert_eq!(line["span"]["client_id"], c.client_id.as_str());
     assert_eq!(line["fields"]["status"], 200);
     assert!(line["fields"]["latency_ms"].is_number(), "{line}");
+    // Lines are written by a thread of their own: the one for the JWKS request may trail.
+    srv.eventually(std::time::Duration::from_secs(3), || {
+        srv.log_text().contains("\"route\":\"/oauth2/jwks\"")
+    });
     let log = srv.log_text();
     for l in log.lines().filter(|l| !l.trim().is_empty()) {
         assert!(serde_json::from_str::<Value>(l).is_ok(), "not JSON: {l}");

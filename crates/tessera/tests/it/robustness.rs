@@ -107,6 +107,9 @@ fn secrets_and_tokens_never_reach_the_logs() {
         c.client_id, c.secret
     );
     srv.token_form(&form, &[]);
+    srv.eventually(std::time::Duration::from_secs(3), || {
+        srv.log_text().contains("/oauth2/token")
+    });
     let log = srv.log_text();
     assert!(log.contains("listening on"), "debug log expected: {log}");
     assert!(!log.contains(&c.secret));
