@@ -94,7 +94,7 @@ pub async fn create_tenant(
 
 /// One tenant (admin, or the token's own tenant with applications:read).
 #[utoipa::path(get, path = "/tenants/{tenant_id}", tag = "tenants",
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 200, body = TenantDto), (status = 404, body = ProblemBody)))]
 pub async fn get_tenant(
     State(st): State<AppState>,
@@ -125,7 +125,7 @@ async fn set_tenant(
 
 /// Delete a tenant (admin; final, a tombstone remains).
 #[utoipa::path(delete, path = "/tenants/{tenant_id}", tag = "tenants",
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 200, body = TenantDto), (status = 404, body = ProblemBody)))]
 pub async fn delete_tenant(
     State(st): State<AppState>,
@@ -137,7 +137,7 @@ pub async fn delete_tenant(
 
 /// Disable a tenant (admin).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/disable", tag = "tenants",
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 200, body = TenantDto), (status = 404, body = ProblemBody)))]
 pub async fn disable_tenant(
     State(st): State<AppState>,
@@ -149,7 +149,7 @@ pub async fn disable_tenant(
 
 /// Enable a tenant (admin).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/enable", tag = "tenants",
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 200, body = TenantDto), (status = 404, body = ProblemBody)))]
 pub async fn enable_tenant(
     State(st): State<AppState>,
@@ -161,7 +161,7 @@ pub async fn enable_tenant(
 
 /// A tenant's applications (applications:read).
 #[utoipa::path(get, path = "/tenants/{tenant_id}/applications", tag = "applications",
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 200, body = [ApplicationDto]), (status = 404, body = ProblemBody)))]
 pub async fn list_apps(
     State(st): State<AppState>,
@@ -182,7 +182,7 @@ pub async fn list_apps(
 
 /// Create an application (admin).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/applications", tag = "applications", request_body = NewApplicationDto,
-    params(("tenant_id" = String, Path, description = "tenant id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
     responses((status = 201, body = ApplicationDto), (status = 400, body = ProblemBody), (status = 404, body = ProblemBody)))]
 pub async fn create_app(
     State(st): State<AppState>,
@@ -203,7 +203,7 @@ pub async fn create_app(
 
 /// One application with its secrets' metadata (applications:read).
 #[utoipa::path(get, path = "/tenants/{tenant_id}/applications/{client_id}", tag = "applications",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = ApplicationDetailDto), (status = 404, body = ProblemBody)))]
 pub async fn get_app(
     State(st): State<AppState>,
@@ -221,7 +221,7 @@ pub async fn get_app(
 
 /// Rename an application (admin).
 #[utoipa::path(patch, path = "/tenants/{tenant_id}/applications/{client_id}", tag = "applications", request_body = RenameDto,
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = ApplicationDto), (status = 404, body = ProblemBody)))]
 pub async fn rename_app(
     State(st): State<AppState>,
@@ -258,7 +258,7 @@ async fn set_app(
 
 /// Delete an application and its secrets (admin).
 #[utoipa::path(delete, path = "/tenants/{tenant_id}/applications/{client_id}", tag = "applications",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = ApplicationDto), (status = 404, body = ProblemBody)))]
 pub async fn delete_app(
     State(st): State<AppState>,
@@ -270,7 +270,7 @@ pub async fn delete_app(
 
 /// Disable an application (admin).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/applications/{client_id}/disable", tag = "applications",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = ApplicationDto), (status = 404, body = ProblemBody)))]
 pub async fn disable_app(
     State(st): State<AppState>,
@@ -282,7 +282,7 @@ pub async fn disable_app(
 
 /// Enable an application (admin).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/applications/{client_id}/enable", tag = "applications",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = ApplicationDto), (status = 404, body = ProblemBody)))]
 pub async fn enable_app(
     State(st): State<AppState>,
@@ -294,7 +294,7 @@ pub async fn enable_app(
 
 /// An application's secrets (applications:read).
 #[utoipa::path(get, path = "/tenants/{tenant_id}/applications/{client_id}/secrets", tag = "secrets",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = [SecretDto]), (status = 404, body = ProblemBody)))]
 pub async fn list_secrets(
     State(st): State<AppState>,
@@ -315,7 +315,7 @@ pub async fn list_secrets(
 
 /// Create a secret; the value is in this response and nowhere else (secrets:manage).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/applications/{client_id}/secrets", tag = "secrets", request_body = NewSecretDto,
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id")),
     responses((status = 201, body = CreatedSecretDto), (status = 409, body = ProblemBody), (status = 404, body = ProblemBody)))]
 pub async fn create_secret(
     State(st): State<AppState>,
@@ -336,7 +336,7 @@ pub async fn create_secret(
 
 /// Delete a secret (secrets:manage).
 #[utoipa::path(delete, path = "/tenants/{tenant_id}/applications/{client_id}/secrets/{secret_id}", tag = "secrets",
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id"), ("secret_id" = String, Path, description = "secret id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id"), ("secret_id" = uuid::Uuid, Path, description = "secret id")),
     responses((status = 204), (status = 404, body = ProblemBody)))]
 pub async fn delete_secret(
     State(st): State<AppState>,
@@ -358,7 +358,7 @@ pub async fn delete_secret(
 /// Rotate a secret: a new one now, the old one expiring after the grace period, in one
 /// transaction (secrets:manage).
 #[utoipa::path(post, path = "/tenants/{tenant_id}/applications/{client_id}/secrets/{secret_id}/rotate", tag = "secrets", request_body = RotateDto,
-    params(("tenant_id" = String, Path, description = "tenant id"), ("client_id" = String, Path, description = "client id"), ("secret_id" = String, Path, description = "secret id")),
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id"), ("client_id" = uuid::Uuid, Path, description = "client id"), ("secret_id" = uuid::Uuid, Path, description = "secret id")),
     responses((status = 201, body = CreatedSecretDto), (status = 409, body = ProblemBody), (status = 404, body = ProblemBody)))]
 pub async fn rotate_secret(
     State(st): State<AppState>,
@@ -380,6 +380,7 @@ pub async fn rotate_secret(
 
 /// Query of `GET /secrets/expiring`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiringQuery {
     /// Window in days (default 14).
@@ -416,11 +417,14 @@ pub async fn expiring(
 
 /// Query of `GET /audit`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Only this tenant's events.
+    #[param(format = Uuid)]
     pub tenant_id: Option<String>,
     /// Only events at or after this RFC 3339 instant.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// At most this many, newest (default 1000, at most 10000).
     pub limit: Option<u32>,

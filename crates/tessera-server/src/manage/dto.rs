@@ -196,11 +196,14 @@ impl From<AuditEvent> for AuditDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenantDto {
-    /// Name.
+    /// Name: 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// Kind (default merchant).
+    /// Kind (default merchant): 1 to 64 of `a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9._-]{1,64}$")]
     pub kind: Option<String>,
     /// Parent tenant id.
+    #[schema(format = Uuid)]
     pub parent_id: Option<String>,
 }
 
@@ -208,9 +211,11 @@ pub struct NewTenantDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApplicationDto {
-    /// Name.
+    /// Name: 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
-    /// A role from the catalog.
+    /// A role from the deployment's catalog (`tessera validate-config` lists them).
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9._-]{1,64}$")]
     pub role: String,
 }
 
@@ -218,7 +223,8 @@ pub struct NewApplicationDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameDto {
-    /// The new name.
+    /// The new name: 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -226,9 +232,11 @@ pub struct RenameDto {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSecretDto {
-    /// Name (default "secret").
+    /// Name (default "secret"): 1 to 200 characters, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// Lifetime in days, 1 to 730 (default 365).
+    #[schema(minimum = 1, maximum = 730)]
     pub days: Option<u32>,
 }
 
@@ -236,7 +244,8 @@ pub struct NewSecretDto {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateDto {
-    /// How long the old secret keeps working, in seconds (default 86400).
+    /// How long the old secret keeps working, in seconds: 0 to 2592000 (30 days), default 86400.
+    #[schema(minimum = 0, maximum = 2_592_000)]
     pub grace_seconds: Option<u32>,
 }
 

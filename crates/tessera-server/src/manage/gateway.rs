@@ -169,8 +169,8 @@ async fn registration_of(
 }
 
 /// `GET /gateway/{gatewayId}/appregistration`.
-#[utoipa::path(get, path = "/gateway/{gatewayId}/appregistration", tag = "basys",
-    params(("gatewayId" = String, Path, description = "gateway (tenant) id")),
+#[utoipa::path(get, path = "/gateway/{gatewayId}/appregistration", tag = "basys", operation_id = "basys_list_app_registrations",
+    params(("gatewayId" = uuid::Uuid, Path, description = "gateway (tenant) id")),
     responses((status = 200, body = AppRegistrationListDto), (status = 404, body = ProblemBody)))]
 pub async fn list(
     State(st): State<AppState>,
@@ -199,8 +199,8 @@ pub async fn list(
 }
 
 /// `GET /gateway/{gatewayId}/appregistration/{appRegistrationId}`.
-#[utoipa::path(get, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}", tag = "basys",
-    params(("gatewayId" = String, Path, description = "gateway (tenant) id"), ("appRegistrationId" = String, Path, description = "client id")),
+#[utoipa::path(get, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}", tag = "basys", operation_id = "basys_get_app_registration",
+    params(("gatewayId" = uuid::Uuid, Path, description = "gateway (tenant) id"), ("appRegistrationId" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = AppRegistrationDto), (status = 404, body = ProblemBody)))]
 pub async fn get(
     State(st): State<AppState>,
@@ -218,9 +218,9 @@ pub async fn get(
 
 /// `POST /gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret`; the body may be
 /// empty, or `{"name": ..., "days": ...}`.
-#[utoipa::path(post, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret", tag = "basys",
+#[utoipa::path(post, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret", tag = "basys", operation_id = "basys_create_app_secret",
     request_body(content = NewSecretDto, description = "optional"),
-    params(("gatewayId" = String, Path, description = "gateway (tenant) id"), ("appRegistrationId" = String, Path, description = "client id")),
+    params(("gatewayId" = uuid::Uuid, Path, description = "gateway (tenant) id"), ("appRegistrationId" = uuid::Uuid, Path, description = "client id")),
     responses((status = 200, body = CreatedAppSecretDto), (status = 409, body = ProblemBody), (status = 404, body = ProblemBody)))]
 pub async fn create_secret(
     State(st): State<AppState>,
@@ -251,8 +251,8 @@ pub async fn create_secret(
 }
 
 /// `DELETE /gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret/{appSecretId}`.
-#[utoipa::path(delete, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret/{appSecretId}", tag = "basys",
-    params(("gatewayId" = String, Path, description = "gateway (tenant) id"), ("appRegistrationId" = String, Path, description = "client id"), ("appSecretId" = String, Path, description = "secret id")),
+#[utoipa::path(delete, path = "/gateway/{gatewayId}/appregistration/{appRegistrationId}/appsecret/{appSecretId}", tag = "basys", operation_id = "basys_delete_app_secret",
+    params(("gatewayId" = uuid::Uuid, Path, description = "gateway (tenant) id"), ("appRegistrationId" = uuid::Uuid, Path, description = "client id"), ("appSecretId" = uuid::Uuid, Path, description = "secret id")),
     responses((status = 204), (status = 404, body = ProblemBody)))]
 pub async fn delete_secret(
     State(st): State<AppState>,

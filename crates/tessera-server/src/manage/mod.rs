@@ -132,6 +132,79 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
+/// The answers every operation can give because of the machinery it shares, not its own code:
+/// the caller extractor (401 without a valid management token, 403 without the scope), id and
+/// query parsing (400), path lookups (404 for what does not exist or belongs to another
+/// tenant), JSON bodies (400, 413, 415), and the database (500, 503). Added here once, so that no
+/// operation's annotation can forget one; every error is declared `application/problem+json`,
+/// as the server sends it.
+fn standard_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ProblemBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in api.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let mut common = vec![
+                (
+                    "400",
+                    "The request is malformed: an id that is not a UUID, a bad query or body",
+                ),
+                (
+                    "401",
+                    "No valid access token for the management audience (WWW-Authenticate says why)",
+                ),
+                (
+                    "403",
+                    "The token lacks the scope this operation needs (insufficient_scope)",
+                ),
+                ("500", "Internal error"),
+                ("503", "The database is unavailable; try again shortly"),
+            ];
+            if path.contains('{') {
+                common.push(("404", "No such object, or not one the caller may see"));
+            }
+            if op.request_body.is_some() {
+                common.push(("413", "The body is over the size limit"));
+                common.push(("415", "The body is not application/json"));
+            }
+            for (status, description) in common {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            }
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(r) = response else { continue };
+                if !status.starts_with(['4', '5']) {
+                    continue;
+                }
+                if let Some(content) = r.content.shift_remove("application/json") {
+                    r.content.insert(PROBLEM.to_owned(), content);
+                }
+            }
+        }
+    }
+}
+
 /// The management routes and their OpenAPI document.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
@@ -153,10 +226,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(gateway::get))
         .routes(routes!(gateway::create_secret))
         .routes(routes!(gateway::delete_secret));
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/management/v1", v1)
         .merge(gateway)
         .split_for_parts();
+    // After the routes are in: `modifiers` of the derive run before they are.
+    standard_responses(&mut api);
     (
         router.layer(axum::middleware::from_fn(no_body_on_reads)),
         api,
