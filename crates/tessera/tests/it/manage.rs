@@ -1272,3 +1272,92 @@ fn the_openapi_document_is_valid_and_documents_every_answer() {
         }
     }
 }
+
+/// A client generated from the served document by openapi-python-client (a generator tessera
+/// did not write) creates a tenant, an application and a secret, and the secret gets a token.
+/// progenitor, the Rust generator, reads OpenAPI 3.0 only, and the document is 3.1.
+#[test]
+fn a_client_generated_from_the_document_creates_an_application_and_a_secret() {
+    use std::process::Command;
+    // As a module of the python3 on PATH: its console script may not be on PATH.
+    let generator = || {
+        let mut c = Command::new("python3");
+        c.args(["-m", "openapi_python_client"]);
+        c
+    };
+    let present = generator()
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var_os("TESSERA_REQUIRE_PYTHON").is_none(),
+            "openapi-python-client is required (TESSERA_REQUIRE_PYTHON is set)"
+        );
+        eprintln!("skipped: openapi-python-client is missing");
+        return;
+    }
+    let w = world();
+    let dir = w.env.dir.path();
+    let spec = dir.join("openapi.json");
+    std::fs::write(&spec, w.srv.get("/openapi.json").text).unwrap();
+    let out = generator()
+        .args(["generate", "--meta", "none", "--overwrite", "--path"])
+        .arg(&spec)
+        .arg("--output-path")
+        .arg(dir.join("tessera_client"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "generation failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from tessera_client import AuthenticatedClient
+from tessera_client.api.tenants import create_tenant
+from tessera_client.api.applications import create_app
+from tessera_client.api.secrets import create_secret
+from tessera_client.models import NewTenantDto, NewApplicationDto, NewSecretDto, ProblemBody
+c = AuthenticatedClient(base_url=sys.argv[2], token=sys.argv[3], raise_on_unexpected_status=True)
+t = create_tenant.sync(client=c, body=NewTenantDto(name="Generated client"))
+a = create_app.sync(tenant_id=t.id, client=c, body=NewApplicationDto(name="gen", role="merchant"))
+s = create_secret.sync(tenant_id=t.id, client_id=a.client_id, client=c,
+                       body=NewSecretDto(name="first", days=30))
+bad = create_secret.sync(tenant_id=t.id, client_id=a.client_id, client=c,
+                         body=NewSecretDto(name="x", days=9999))
+assert isinstance(bad, ProblemBody), bad
+print(json.dumps({"tenant_id": t.id, "client_id": a.client_id, "secret_id": s.id,
+                  "secret": s.secret, "refused": bad.status}))
+"#;
+    let admin = token(&w.srv, &w.admin);
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(dir)
+        .arg(&w.srv.base)
+        .arg(&admin)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the generated client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(made["refused"], 400, "{made}");
+    let c = Client {
+        tenant_id: s(&made["tenant_id"]),
+        client_id: s(&made["client_id"]),
+        secret_id: s(&made["secret_id"]),
+        secret: s(&made["secret"]),
+    };
+    assert_eq!(
+        w.srv
+            .token_basic(&c, "grant_type=client_credentials")
+            .status,
+        200
+    );
+}
