@@ -51,6 +51,8 @@ pub struct NodeConfig {
     pub audit_retention: Option<Duration>,
     /// Prometheus metrics.
     pub metrics: crate::telemetry::MetricsSettings,
+    /// A secret expiring within this long is expiring soon (metrics, `GET /secrets/expiring`).
+    pub expiry_warning: Duration,
 }
 
 /// Everything a handler may need.

@@ -44,9 +44,6 @@ pub struct MetricsSettings {
     pub enabled: bool,
     /// `/metrics` is served on a listener of its own (`[metrics] listen`), not on the main one.
     pub own_listener: bool,
-    /// `tessera_secrets_expiring` counts secrets that expire within this long (default 14 days,
-    /// the rotation notice the Basys document asks integrators to keep).
-    pub expiring_within: time::Duration,
 }
 
 impl Default for MetricsSettings {
@@ -54,7 +51,6 @@ impl Default for MetricsSettings {
         MetricsSettings {
             enabled: true,
             own_listener: false,
-            expiring_within: time::Duration::days(14),
         }
     }
 }
@@ -113,7 +109,7 @@ fn describe() {
     );
     describe_gauge!(
         "tessera_secrets_expiring",
-        "Live secrets of live applications that expire within [metrics] expiring_within_days"
+        "Live secrets of live applications that expire within [expiry] warning_days"
     );
     describe_gauge!(
         "tessera_signing_keys",
@@ -347,7 +343,7 @@ pub fn sample_directory(state: &AppState) {
     let now = state.clock.now();
     let stats = state
         .directory
-        .stats(now, now + state.config.metrics.expiring_within);
+        .stats(now, now + state.config.expiry_warning);
     gauge!("tessera_directory_entries", "kind" => "tenants").set(stats.tenants as f64);
     gauge!("tessera_directory_entries", "kind" => "applications").set(stats.applications as f64);
     gauge!("tessera_directory_entries", "kind" => "secrets").set(stats.secrets as f64);

@@ -220,9 +220,9 @@ pub enum SecretCmd {
     },
     /// Secrets that expire soon, across every tenant.
     Expiring {
-        /// The window (e.g. 14d, 36h; default 14d).
-        #[arg(long, default_value = "14d", value_parser = duration)]
-        within: Duration,
+        /// The window (e.g. 14d, 36h); default `[expiry] warning_days` (14d unless configured).
+        #[arg(long, value_parser = duration)]
+        within: Option<Duration>,
         /// Only this tenant's.
         #[arg(long)]
         tenant: Option<TenantId>,

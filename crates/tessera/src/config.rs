@@ -53,6 +53,35 @@ pub struct FileConfig {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Warnings of secrets about to expire.
+    #[serde(default)]
+    pub expiry: ExpiryConfig,
+}
+
+/// `[expiry]`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpiryConfig {
+    /// A secret expiring within this many days counts as expiring soon: in
+    /// `tessera_secrets_expiring`, `tessera secret expiring` and `GET /secrets/expiring` by
+    /// default. 14: the rotation notice the Basys document asks integrators to keep.
+    pub warning_days: u32,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        ExpiryConfig { warning_days: 14 }
+    }
+}
+
+impl ExpiryConfig {
+    /// The window.
+    pub fn window(&self) -> Result<time::Duration> {
+        if !(1..=730).contains(&self.warning_days) {
+            bail!("expiry.warning_days must be between 1 and 730");
+        }
+        Ok(time::Duration::days(i64::from(self.warning_days)))
+    }
 }
 
 /// `[metrics]`.
@@ -64,8 +93,6 @@ pub struct MetricsConfig {
     /// Serve `/metrics` on this address instead of the main listener (e.g. `127.0.0.1:9464`),
     /// so that it is not exposed where tokens are.
     pub listen: Option<String>,
-    /// `tessera_secrets_expiring` counts secrets expiring within this many days (default 14).
-    pub expiring_within_days: u32,
 }
 
 impl Default for MetricsConfig {
@@ -73,7 +100,6 @@ impl Default for MetricsConfig {
         MetricsConfig {
             enabled: true,
             listen: None,
-            expiring_within_days: 14,
         }
     }
 }
@@ -81,16 +107,12 @@ impl Default for MetricsConfig {
 impl MetricsConfig {
     /// The node's metrics settings.
     pub fn resolve(&self) -> Result<tessera_server::telemetry::MetricsSettings> {
-        if !(1..=730).contains(&self.expiring_within_days) {
-            bail!("metrics.expiring_within_days must be between 1 and 730");
-        }
         if self.listen.is_some() && !self.enabled {
             bail!("metrics.listen is set but metrics.enabled is false");
         }
         Ok(tessera_server::telemetry::MetricsSettings {
             enabled: self.enabled,
             own_listener: self.listen.is_some(),
-            expiring_within: time::Duration::days(i64::from(self.expiring_within_days)),
         })
     }
 }
@@ -390,6 +412,7 @@ impl FileConfig {
         self.limits.resolve()?;
         self.audit.retention()?;
         self.metrics.resolve()?;
+        self.expiry.window()?;
         if self.dialects.resolve()?.max_ttl() > max {
             bail!("a dialect's token_ttl_seconds exceeds keys.max_token_ttl_seconds");
         }

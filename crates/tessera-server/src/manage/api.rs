@@ -383,7 +383,7 @@ pub async fn rotate_secret(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiringQuery {
-    /// Window in days (default 14).
+    /// Window in days (default: the server's `[expiry] warning_days`, 14 unless configured).
     pub within_days: Option<u32>,
 }
 
@@ -403,7 +403,9 @@ pub async fn expiring(
         caller.require(caller.tenant_id, APPLICATIONS_READ, "tenant")?;
         Some(caller.tenant_id)
     };
-    let within = Duration::days(i64::from(q.within_days.unwrap_or(14)));
+    let within = q
+        .within_days
+        .map_or(st.config.expiry_warning, |d| Duration::days(i64::from(d)));
     let list = st.admin.expiring(within, tenant).await?;
     Ok(Json(
         list.into_iter()

@@ -18,6 +18,8 @@ pub async fn run(admin: &ActingAdmin, c: SecretCmd) -> Result<Value> {
             grace,
         } => created_secret(&admin.rotate_secret(app, secret_id, grace).await?),
         SecretCmd::Expiring { within, tenant } => {
+            // The dispatcher fills in the configured window.
+            let within = within.unwrap_or(time::Duration::days(14));
             let rows = admin
                 .expiring(within, tenant)
                 .await?

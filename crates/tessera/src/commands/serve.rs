@@ -114,6 +114,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         limits: s.file.limits.resolve()?,
         audit_retention: s.file.audit.retention()?,
         metrics: s.file.metrics.resolve()?,
+        expiry_warning: s.file.expiry.window()?,
     };
     let state = AppState::start(
         store.clone(),

@@ -193,6 +193,29 @@ fn secrets_expiring_within_the_window_are_counted() {
     let m = Samples::scrape(&srv.base);
     assert_eq!(m.get("tessera_secrets_expiring", &[]), 1.0);
     assert!(m.get("tessera_directory_entries", &[("kind", "secrets")]) >= 2.0);
+    assert_eq!(
+        env.cli(&["secret", "expiring"]).as_array().unwrap().len(),
+        1
+    );
+    assert!(srv.stop().success());
+
+    // One window for the metric and the CLI: [expiry] warning_days.
+    let mut env = env;
+    env.set_config("[expiry]\nwarning_days = 2\n");
+    let srv = env.serve();
+    let m = Samples::scrape(&srv.base);
+    assert_eq!(m.get("tessera_secrets_expiring", &[]), 0.0);
+    assert_eq!(
+        env.cli(&["secret", "expiring"]).as_array().unwrap().len(),
+        0
+    );
+    assert_eq!(
+        env.cli(&["secret", "expiring", "--within", "4d"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -216,8 +239,8 @@ fn metrics_on_their_own_listener_or_off() {
     token_ok(&srv, &c);
     assert_eq!(srv.get("/metrics").status, 404);
 
-    env.set_config("[metrics]\nexpiring_within_days = 0\n");
+    env.set_config("[expiry]\nwarning_days = 0\n");
     let (ok, _, err) = env.try_cli(&["tenant", "list"]);
     assert!(!ok);
-    assert!(err.contains("metrics.expiring_within_days"), "{err}");
+    assert!(err.contains("expiry.warning_days"), "{err}");
 }
