@@ -261,3 +261,36 @@ fn revocations_by_jti_secret_application_and_tenant() {
     });
     assert!(f.guard.verify_cached(&token).is_ok());
 }
+
+/// Found by fuzzing the guard against jsonwebtoken (fuzz/, target `jwt`): a signed token whose
+/// `nbf`, `iat` or `exp` is before 1970 was accepted, where jsonwebtoken refuses it. Such times
+/// are never issued; they are refused as malformed. Extreme values do not overflow the leeway
+/// arithmetic either.
+#[test]
+fn times_before_1970_and_at_the_limits_are_refused() {
+    let f = fixture(Algorithm::Es256);
+    for (what, edit) in [
+        (
+            "nbf",
+            (|c: &mut AccessTokenClaims| c.nbf = -700_000_000) as fn(&mut _),
+        ),
+        ("iat", |c| c.iat = -1),
+        ("exp", |c| c.exp = -1),
+        ("auth_time", |c| c.auth_time = Some(-5)),
+        ("nbf min", |c| c.nbf = i64::MIN),
+    ] {
+        let mut c = claims();
+        edit(&mut c);
+        assert_eq!(
+            f.guard.verify_cached(&sign(&f, &c)),
+            Err(Rejection::Malformed),
+            "{what}"
+        );
+    }
+    let mut c = claims();
+    c.exp = i64::MAX;
+    assert!(
+        f.guard.verify_cached(&sign(&f, &c)).is_ok(),
+        "a far exp is not an overflow"
+    );
+}

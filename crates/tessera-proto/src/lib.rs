@@ -827,6 +827,15 @@ pub mod jws {
     ) -> Result<AccessTokenClaims, ClaimsError> {
         let claims: AccessTokenClaims =
             serde_json::from_slice(payload).map_err(|_| ClaimsError::Malformed)?;
+        // A time before 1970 is no time tessera issues at, and common JWT libraries refuse it
+        // (found by fuzzing the guard against jsonwebtoken): refused as malformed.
+        if claims.exp < 0
+            || claims.iat < 0
+            || claims.nbf < 0
+            || claims.auth_time.is_some_and(|t| t < 0)
+        {
+            return Err(ClaimsError::Malformed);
+        }
         if claims.iss != issuer {
             return Err(ClaimsError::WrongIssuer);
         }
@@ -835,10 +844,10 @@ pub mod jws {
         {
             return Err(ClaimsError::WrongAudience);
         }
-        if claims.exp + leeway <= now {
+        if claims.exp.saturating_add(leeway) <= now {
             return Err(ClaimsError::Expired);
         }
-        if claims.nbf - leeway > now {
+        if claims.nbf.saturating_sub(leeway) > now {
             return Err(ClaimsError::NotYetValid);
         }
         Ok(claims)
