@@ -49,7 +49,11 @@ static NODE: LazyLock<(tokio::runtime::Runtime, axum::Router)> = LazyLock::new(|
     std::fs::create_dir_all(&dir).expect("temp dir");
     let router = rt.block_on(async {
         let url = format!("sqlite://{}/fuzz.db", dir.display());
-        let store = Arc::new(tessera_store_sqlite::SqliteStore::open(&url).await.expect("store"));
+        let store = Arc::new(
+            tessera_store_sqlite::SqliteStore::open(&url)
+                .await
+                .expect("store"),
+        );
         let master = MasterKey::generate().expect("master key");
         let config = NodeConfig {
             issuer: "http://127.0.0.1:8080".into(),

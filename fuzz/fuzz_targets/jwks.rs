@@ -12,11 +12,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let guard = Guard::from_jwks(
-        GuardConfig::new("https://auth.example.com", vec!["https://api.example.com".into()]),
+        GuardConfig::new(
+            "https://auth.example.com",
+            vec!["https://api.example.com".into()],
+        ),
         &jwks,
     );
     let kid = jwks.keys.first().map_or("k", |k| k.kid.as_str());
-    let header = format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":{}}}"#, serde_json::json!(kid));
+    let header = format!(
+        r#"{{"alg":"ES256","typ":"at+jwt","kid":{}}}"#,
+        serde_json::json!(kid)
+    );
     let token = format!("{}.e30.AAAA", b64(header.as_bytes()));
     assert!(guard.verify_cached(&token).is_err());
 });
