@@ -357,3 +357,20 @@ pub fn expire_secret(db: &Path, secret_id: &str) {
             tx.commit().await.unwrap();
         });
 }
+
+/// Whether the python3 on PATH can import `module` (a client tessera did not write). Without it
+/// the calling test skips, unless TESSERA_REQUIRE_PYTHON is set (CI), where that is a failure.
+pub fn python_has(module: &str) -> bool {
+    let present = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var_os("TESSERA_REQUIRE_PYTHON").is_none(),
+            "python3 with {module} is required (TESSERA_REQUIRE_PYTHON is set)"
+        );
+        eprintln!("skipped: python3 cannot import {module}");
+    }
+    present
+}

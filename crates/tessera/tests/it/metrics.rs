@@ -19,17 +19,7 @@ print(json.dumps(out))
 "#;
 
 fn parser_present() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok && std::env::var_os("TESSERA_REQUIRE_PYTHON").is_some() {
-        panic!("python3 with prometheus_client is required (TESSERA_REQUIRE_PYTHON is set)");
-    }
-    if !ok {
-        eprintln!("skipped: python3 prometheus_client is missing");
-    }
-    ok
+    crate::harness::python_has("prometheus_client")
 }
 
 /// Every sample: (name, labels, value).

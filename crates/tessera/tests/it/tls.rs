@@ -13,19 +13,15 @@ fn tools_present() -> bool {
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success());
-    let requests = Command::new("python3")
-        .args(["-c", "import requests"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if openssl && requests {
-        return true;
+    if !openssl {
+        assert!(
+            std::env::var_os("TESSERA_REQUIRE_PYTHON").is_none(),
+            "openssl is required (TESSERA_REQUIRE_PYTHON is set)"
+        );
+        eprintln!("skipped: openssl is missing");
+        return false;
     }
-    assert!(
-        std::env::var_os("TESSERA_REQUIRE_PYTHON").is_none(),
-        "openssl and python3 with requests are required (TESSERA_REQUIRE_PYTHON is set)"
-    );
-    eprintln!("skipped: openssl or python3 requests is missing");
-    false
+    crate::harness::python_has("requests")
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
