@@ -34,7 +34,12 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     // cost more than the rest of the logging (BENCHMARKS.md). Past 128,000 lines waiting (stderr
     // stuck, say) lines are dropped rather than stall token issuance; the audit log, in the
     // database, is the record that must not lose anything.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // Buffered: the writer thread drains every line waiting and then flushes, so under load
+    // one write(2) carries many lines, and an idle server's line goes out at once.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
     // Colour only for a person at a terminal: a log file or a collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
