@@ -30,12 +30,11 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    // Lines are written by a thread of their own: a write(2) per request line on the token path
-    // cost more than the rest of the logging (BENCHMARKS.md). Past 128,000 lines waiting (stderr
-    // stuck, say) lines are dropped rather than stall token issuance; the audit log, in the
-    // database, is the record that must not lose anything.
-    // Buffered: the writer thread drains every line waiting and then flushes, so under load
-    // one write(2) carries many lines, and an idle server's line goes out at once.
+    // Lines are written by a thread of their own, so that no write(2) sits on the token path.
+    // It drains every line waiting, then flushes: under load one write carries many lines, and
+    // an idle server's line goes out at once. Past 128,000 lines waiting (stderr stuck, say)
+    // lines are dropped rather than stall token issuance; the audit log, in the database, is
+    // the record that must not lose anything.
     let (writer, guard) = tracing_appender::non_blocking(std::io::BufWriter::with_capacity(
         64 * 1024,
         std::io::stderr(),
