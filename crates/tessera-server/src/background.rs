@@ -1,8 +1,9 @@
 //! A node's background work, in tasks of their own so that none waits for another: one follows
 //! the store's change feed (and writes `last_used_at` in batches, rotates keys on schedule); one
-//! appends audit events; one deletes audit events past their retention. A flood of failed authentications, or an audit insert stuck on the
-//! database, thus never delays a disable reaching this node. Both stop on the shutdown signal
-//! after a last flush.
+//! appends audit events; one deletes audit events past their retention; one samples the
+//! directory-wide metrics. A flood of failed authentications, or an audit insert stuck on the
+//! database, thus never delays a disable reaching this node. All stop on the shutdown signal,
+//! the writers after a last flush.
 
 use crate::state::AppState;
 use crate::telemetry::{timed_flush, timed_store};
@@ -119,21 +120,12 @@ async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let Some(retention) = state.config.audit_retention else {
         return;
     };
-    let mut tick = tokio::time::interval(AUDIT_PURGE_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = stopping(&mut shutdown) => return,
-        }
+    every(AUDIT_PURGE_INTERVAL, &mut shutdown, || async {
         let before = state.clock.now() - retention;
         let mut deleted = 0u64;
         loop {
-            let batch = tokio::select! {
-                r = timed_store("audit_purge", state.store.purge_audit(before, AUDIT_PURGE_BATCH)) => r,
-                () = stopping(&mut shutdown) => return,
-            };
-            match batch {
+            let batch = state.store.purge_audit(before, AUDIT_PURGE_BATCH);
+            match timed_store("audit_purge", batch).await {
                 Ok(n) => {
                     deleted += n;
                     if n < u64::from(AUDIT_PURGE_BATCH) {
@@ -149,7 +141,8 @@ async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
         if deleted > 0 {
             tracing::info!(deleted, "deleted audit events past their retention");
         }
-    }
+    })
+    .await;
 }
 
 /// Sets the directory-wide gauges every [`crate::telemetry::SAMPLE_EVERY`].
@@ -157,12 +150,29 @@ async fn sample_metrics(state: AppState, mut shutdown: watch::Receiver<bool>) {
     if !crate::telemetry::enabled() {
         return;
     }
-    let mut tick = tokio::time::interval(crate::telemetry::SAMPLE_EVERY);
+    let sample = || async { crate::telemetry::sample_directory(&state) };
+    every(crate::telemetry::SAMPLE_EVERY, &mut shutdown, sample).await;
+}
+
+/// Runs `round` at once and then every `period` (a late round delays the next, never doubles
+/// it) until the node stops; a round in progress is abandoned at the stop.
+// A closure returning a future rather than an async closure: the futures of `AsyncFnMut` are
+// not known to be `Send`, and these run in spawned tasks.
+async fn every<F: Future<Output = ()>>(
+    period: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+    mut round: impl FnMut() -> F,
+) {
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = tick.tick() => crate::telemetry::sample_directory(&state),
-            () = stopping(&mut shutdown) => return,
+            _ = tick.tick() => {}
+            () = stopping(shutdown) => return,
+        }
+        tokio::select! {
+            () = round() => {}
+            () = stopping(shutdown) => return,
         }
     }
 }

@@ -40,12 +40,11 @@ pub async fn run(cli: Cli) -> Result<Option<Value>> {
         Command::Audit(a) => Session::open(s).await?.run(audit::run, a).await,
         Command::Tenant(c) => Session::open(s).await?.run(tenant::run, c).await,
         Command::App(c) => Session::open(s).await?.run(app::run, c).await,
-        Command::Secret(crate::args::SecretCmd::Expiring { within, tenant }) => {
-            let within = Some(within.map_or_else(|| s.file.expiry.window(), Ok)?);
-            let c = crate::args::SecretCmd::Expiring { within, tenant };
-            Session::open(s).await?.run(secret::run, c).await
+        Command::Secret(c) => {
+            let window = s.file.expiry.window()?;
+            let run = async |admin: &ActingAdmin, c| secret::run(admin, c, window).await;
+            Session::open(s).await?.run(run, c).await
         }
-        Command::Secret(c) => Session::open(s).await?.run(secret::run, c).await,
     }
 }
 

@@ -6,8 +6,12 @@ use anyhow::Result;
 use serde_json::{Value, json};
 use tessera_core::admin::ActingAdmin;
 
-/// Runs a `secret` command.
-pub async fn run(admin: &ActingAdmin, c: SecretCmd) -> Result<Value> {
+/// Runs a `secret` command; `expiry_window` is what `expiring` lists without `--within`.
+pub async fn run(
+    admin: &ActingAdmin,
+    c: SecretCmd,
+    expiry_window: time::Duration,
+) -> Result<Value> {
     match c {
         SecretCmd::Create { app, name, days } => {
             created_secret(&admin.create_secret(app, &name, days).await?)
@@ -18,10 +22,8 @@ pub async fn run(admin: &ActingAdmin, c: SecretCmd) -> Result<Value> {
             grace,
         } => created_secret(&admin.rotate_secret(app, secret_id, grace).await?),
         SecretCmd::Expiring { within, tenant } => {
-            // The dispatcher fills in the configured window.
-            let within = within.unwrap_or(time::Duration::days(14));
             let rows = admin
-                .expiring(within, tenant)
+                .expiring(within.unwrap_or(expiry_window), tenant)
                 .await?
                 .into_iter()
                 .map(|(t, s)| {
