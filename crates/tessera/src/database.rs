@@ -57,8 +57,8 @@ pub fn data_dir(url: &str) -> Option<PathBuf> {
     if Engine::of(url).ok()? != Engine::Sqlite {
         return None;
     }
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
-    let parent = options.get_filename().parent()?;
+    let file = sqlite_file(url).ok()?;
+    let parent = file.parent()?;
     Some(if parent.as_os_str().is_empty() {
         PathBuf::from(".")
     } else {
@@ -83,47 +83,44 @@ pub struct ServeLock {
 }
 
 impl ServeLock {
-    fn file(db: &std::path::Path) -> Result<std::fs::File> {
+    /// Taken by a server for as long as it runs.
+    pub fn shared(db: &std::path::Path) -> Result<ServeLock> {
+        Self::take(db, false)
+    }
+
+    /// Taken by `restore`: fails while any server runs on the database.
+    pub fn exclusive(db: &std::path::Path) -> Result<ServeLock> {
+        Self::take(db, true)
+    }
+
+    fn take(db: &std::path::Path, exclusive: bool) -> Result<ServeLock> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = PathBuf::from(format!("{}.lock", db.display()));
-        std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .mode(0o600)
             .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))
-    }
-
-    /// Taken by a server for as long as it runs.
-    pub fn shared(db: &std::path::Path) -> Result<ServeLock> {
-        let f = Self::file(db)?;
-        match f.try_lock_shared() {
-            Ok(()) => Ok(ServeLock { _file: f }),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                bail!(
-                    "{} is being restored; start the server once the restore has finished",
-                    db.display()
-                )
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}.lock", db.display()))
-            }
-        }
-    }
-
-    /// Taken by `restore`: fails while any server runs on the database.
-    pub fn exclusive(db: &std::path::Path) -> Result<ServeLock> {
-        let f = Self::file(db)?;
-        match f.try_lock() {
-            Ok(()) => Ok(ServeLock { _file: f }),
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let locked = if exclusive {
+            file.try_lock()
+        } else {
+            file.try_lock_shared()
+        };
+        match locked {
+            Ok(()) => Ok(ServeLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) if exclusive => bail!(
                 "a server is running on {}: stop every server using it before restoring",
                 db.display()
             ),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "{} is being restored; start the server once the restore has finished",
+                db.display()
+            ),
             Err(std::fs::TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("cannot lock {}.lock", db.display()))
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
             }
         }
     }
