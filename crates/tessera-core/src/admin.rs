@@ -69,13 +69,13 @@ pub struct CreatedSecret {
 /// The administrative service: reads, and [`Admin::acting_as`] for changes.
 #[derive(Clone)]
 pub struct Admin {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     pepper: Pepper,
     catalog: Arc<RoleCatalog>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     policy: SecretPolicy,
     max_token_ttl: Duration,
-    audit: Arc<AuditBuffer>,
+    pub(crate) audit: Arc<AuditBuffer>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -475,7 +475,7 @@ impl ActingAdmin {
         &self.actor
     }
 
-    fn record<T>(
+    pub(crate) fn record<T>(
         &self,
         action: &str,
         tenant: Option<TenantId>,

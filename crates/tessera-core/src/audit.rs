@@ -50,7 +50,7 @@ pub struct AuditEvent {
     /// When it happened.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Who: a client id, or "cli".
+    /// Who: a client id, a person's email, or "cli".
     pub actor: String,
     /// The tenant the action concerns, when there is one.
     pub tenant_id: Option<TenantId>,
@@ -90,6 +90,15 @@ impl Actor {
         Actor {
             id: id.to_string(),
             tenant: Some(tenant),
+            source,
+        }
+    }
+
+    /// A person signed in to the console (named by email), of `tenant` when known.
+    pub fn person(email: &str, tenant: Option<TenantId>, source: Option<String>) -> Actor {
+        Actor {
+            id: email.to_owned(),
+            tenant,
             source,
         }
     }

@@ -26,6 +26,13 @@ pub enum CoreError {
     /// A key could not be generated or opened.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A person's email and password do not match an account that may sign in. One answer for
+    /// every reason, so that the console does not tell which accounts exist.
+    #[error("the email or password is wrong")]
+    SignIn,
+    /// Too much work is waiting (password hashing); try again shortly.
+    #[error("the server is busy; try again shortly")]
+    Busy,
     /// The system random generator failed.
     #[error("the system random number generator failed")]
     Random,

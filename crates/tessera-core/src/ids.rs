@@ -79,6 +79,11 @@ uuid_id!(
     SecretId,
     "secret id"
 );
+uuid_id!(
+    /// A person who signs in to the Developer Hub console.
+    UserId,
+    "user id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,7 @@ pub mod keyring;
 pub mod keys;
 pub mod master;
 pub mod model;
+pub mod people;
 pub mod role;
 pub mod secret;
 pub mod store;

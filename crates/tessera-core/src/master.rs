@@ -91,6 +91,12 @@ impl MasterKey {
         KeyCipher::new(&self.derive(b"signing-key-encryption"))
     }
 
+    /// The cipher for what the console hands the browser to hold briefly (a secret between its
+    /// creation and the page that shows it once).
+    pub fn hub_cipher(&self) -> KeyCipher {
+        KeyCipher::new(&self.derive(b"hub-cookie-encryption"))
+    }
+
     /// A value stored beside the data, so that starting with the wrong master key fails loudly
     /// instead of silently rejecting every secret.
     pub fn fingerprint(&self) -> String {

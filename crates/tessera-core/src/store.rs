@@ -7,9 +7,10 @@
 //! the same reason.
 
 use crate::audit::{AuditEvent, AuditQuery};
-use crate::ids::{ClientId, SecretId, TenantId};
+use crate::ids::{ClientId, SecretId, TenantId, UserId};
 use crate::keys::KeyRecord;
 use crate::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
+use crate::people::{Person, Session, StoredPerson};
 use async_trait::async_trait;
 use tessera_proto::Revocation;
 use time::OffsetDateTime;
@@ -72,7 +73,7 @@ pub struct RevocationRecord {
 
 /// The store. All methods are single transactions; a failed call changes nothing.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PeopleStore + Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -203,4 +204,56 @@ pub trait Store: Send + Sync + 'static {
         &self,
         batch: &[(SecretId, OffsetDateTime)],
     ) -> Result<(), StoreError>;
+}
+
+/// The store's part for the console's people and their sessions. Not part of the change feed:
+/// nodes read them from the store on every use, so that a change (a sign-out, a deleted person)
+/// is in effect on every node at once. All methods are single statements or transactions.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    /// Inserts a person (email unique: `Conflict`; tenant must exist: `NotFound`) with the digest
+    /// of their password-setup code, valid until `setup_expires`.
+    async fn create_person(
+        &self,
+        p: &Person,
+        setup_digest: &str,
+        setup_expires: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Reads a person.
+    async fn get_person(&self, id: UserId) -> Result<StoredPerson, StoreError>;
+    /// Reads a person by (lower-case) email.
+    async fn person_by_email(&self, email: &str) -> Result<StoredPerson, StoreError>;
+    /// The people of a tenant, by creation time.
+    async fn list_people(&self, tenant: TenantId) -> Result<Vec<Person>, StoreError>;
+    /// The person whose setup code has this digest, if it is still valid at `now`.
+    async fn person_by_setup(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> Result<Person, StoreError>;
+    /// Sets the password hash of the person whose setup code has this digest and is valid at
+    /// `now`, and voids the code, in one statement: a code works once.
+    async fn redeem_setup(
+        &self,
+        digest: &str,
+        now: OffsetDateTime,
+        password_hash: &str,
+    ) -> Result<Person, StoreError>;
+    /// Deletes a person and their sessions.
+    async fn delete_person(&self, id: UserId) -> Result<(), StoreError>;
+    /// Inserts a session.
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError>;
+    /// A session by digest, with its person.
+    async fn get_session(&self, digest: &str) -> Result<Option<(Session, Person)>, StoreError>;
+    /// Moves a session's last use to `at`.
+    async fn touch_session(&self, digest: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Deletes a session (nothing when there is none).
+    async fn delete_session(&self, digest: &str) -> Result<(), StoreError>;
+    /// Deletes sessions last used before `idle_before` or created before `created_before`;
+    /// returns how many.
+    async fn purge_sessions(
+        &self,
+        idle_before: OffsetDateTime,
+        created_before: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }

@@ -43,6 +43,7 @@ macro_rules! conformance_tests {
             rotation_expiring_and_rename,
             audit_appends_and_filters,
             audit_purge_deletes_only_older_events_in_batches,
+            people_and_sessions,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -917,4 +918,123 @@ pub async fn audit_purge_deletes_only_older_events_in_batches(store: Arc<dyn Sto
         .await
         .unwrap_or_default();
     assert_eq!(left, events[3..].to_vec(), "the event at the cut-off stays");
+}
+
+/// People and sessions: emails unique and lower-cased, a setup code that works once and expires,
+/// sessions found with their person and ended by sign-out, idleness, age and deletion of the
+/// person, and a purge of ended ones.
+#[allow(clippy::unwrap_used, reason = "a conformance check fails by panicking")]
+pub async fn people_and_sessions(store: Arc<dyn Store>) {
+    use crate::people::{HubRole, Ticket};
+    let (admin, clock, _) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let (alice, code) = admin
+        .create_person(t.id, " Alice@Example.com", HubRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(alice.email, "alice@example.com");
+    assert!(!alice.password_set);
+    let again = admin
+        .create_person(t.id, "alice@example.COM", HubRole::Viewer)
+        .await;
+    assert!(matches!(again, Err(CoreError::Conflict(_))), "{again:?}");
+    let nowhere = admin
+        .create_person(TenantId::random(), "b@example.com", HubRole::Viewer)
+        .await;
+    assert!(
+        matches!(nowhere, Err(CoreError::NotFound(_))),
+        "{nowhere:?}"
+    );
+
+    let pw = "correct horse battery";
+    let early = admin.sign_in("alice@example.com", pw, None).await;
+    assert!(matches!(early, Err(CoreError::SignIn)), "no password yet");
+    let short = admin.set_password(&code, "short", None).await;
+    assert!(matches!(short, Err(CoreError::Invalid(_))), "{short:?}");
+    let (me, ticket) = admin.set_password(&code, pw, None).await.unwrap();
+    assert!(me.password_set);
+    assert!(
+        admin.set_password(&code, pw, None).await.is_err(),
+        "a setup code works once"
+    );
+    assert_eq!(admin.session(&ticket).await.unwrap().unwrap().id, alice.id);
+    assert!(
+        admin
+            .session(&Ticket::new().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let wrong = admin
+        .sign_in("alice@example.com", "wrong horse battery", None)
+        .await;
+    assert!(matches!(wrong, Err(CoreError::SignIn)));
+    let unknown = admin.sign_in("nobody@example.com", pw, None).await;
+    assert!(matches!(unknown, Err(CoreError::SignIn)));
+    let (_, second) = admin.sign_in("ALICE@example.com", pw, None).await.unwrap();
+
+    // Idle: both sessions end after 30 minutes unused.
+    clock.advance(Duration::minutes(31));
+    assert!(admin.session(&ticket).await.unwrap().is_none());
+    assert!(admin.session(&second).await.unwrap().is_none());
+
+    // Use keeps a session open, but not past its absolute lifetime.
+    let (_, busy) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    for _ in 0..35 {
+        clock.advance(Duration::minutes(20));
+        assert!(admin.session(&busy).await.unwrap().is_some());
+    }
+    clock.advance(Duration::minutes(20));
+    assert!(admin.session(&busy).await.unwrap().is_none(), "12 hours");
+
+    // Sign-out ends one session.
+    let (_, a) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    let (_, b) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    admin.sign_out(&a, &me, None).await.unwrap();
+    assert!(admin.session(&a).await.unwrap().is_none());
+    assert!(admin.session(&b).await.unwrap().is_some());
+
+    // Ended sessions are purged; open ones stay.
+    let (_, stale) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    clock.advance(Duration::minutes(40));
+    assert!(admin.session(&b).await.is_ok());
+    let (_, fresh) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    assert!(admin.purge_sessions().await.unwrap() >= 1);
+    assert!(admin.session(&fresh).await.unwrap().is_some());
+    assert!(admin.session(&stale).await.unwrap().is_none());
+
+    // A setup link expires after 24 hours.
+    let (bob, bob_code) = admin
+        .create_person(t.id, "bob@example.com", HubRole::Viewer)
+        .await
+        .unwrap();
+    clock.advance(Duration::hours(25));
+    assert!(admin.set_password(&bob_code, pw, None).await.is_err());
+    let people: Vec<String> = admin
+        .people(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.email)
+        .collect();
+    assert_eq!(people, ["alice@example.com", "bob@example.com"]);
+
+    // Deleting a person ends their sessions and their sign-ins.
+    let (_, last) = admin.sign_in("alice@example.com", pw, None).await.unwrap();
+    admin.delete_person(alice.id).await.unwrap();
+    assert!(admin.session(&last).await.unwrap().is_none());
+    assert!(admin.sign_in("alice@example.com", pw, None).await.is_err());
+    assert!(matches!(
+        admin.delete_person(alice.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+    assert_eq!(admin.person(bob.id).await.unwrap().email, "bob@example.com");
 }

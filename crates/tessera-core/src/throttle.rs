@@ -17,7 +17,7 @@
 use crate::ids::ClientId;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -129,7 +129,8 @@ impl Default for Throttle {
 #[derive(Hash)]
 enum Key {
     Address(IpAddr),
-    ClientAddress(ClientId, IpAddr),
+    /// A client id, or a console account (its email), from one address: the hash of who.
+    WhoAddress(u64, IpAddr),
 }
 
 /// The part of an address one party usually holds: all of IPv4, the /64 of IPv6.
@@ -237,7 +238,7 @@ impl Throttle {
         limit as f32 / (self.config.window.as_millis().max(1) as f32)
     }
 
-    fn keys(&self, client: &ClientId, ip: Option<IpAddr>) -> [(u64, u32); 2] {
+    fn keys<W: Hash + ?Sized>(&self, who: &W, ip: Option<IpAddr>) -> [(u64, u32); 2] {
         let ip = holder(ip);
         [
             (
@@ -245,7 +246,8 @@ impl Throttle {
                 self.config.per_address,
             ),
             (
-                self.hasher.hash_one(Key::ClientAddress(*client, ip)),
+                self.hasher
+                    .hash_one(Key::WhoAddress(self.hasher.hash_one(who), ip)),
                 self.config.per_client_address,
             ),
         ]
@@ -255,10 +257,11 @@ impl Throttle {
         &self.shards[(key as usize) % SHARDS]
     }
 
-    /// Whether `client` may try to authenticate from `ip` now.
-    pub fn check(
+    /// Whether `who` (a client id; for the console, an account) may try to authenticate from
+    /// `ip` now.
+    pub fn check<W: Hash + ?Sized>(
         &self,
-        client: &ClientId,
+        who: &W,
         ip: Option<IpAddr>,
         now: Instant,
     ) -> Result<(), Throttled> {
@@ -267,7 +270,7 @@ impl Throttle {
         }
         let t = self.millis(now);
         let mut wait_ms = 0f32;
-        for (key, limit) in self.keys(client, ip) {
+        for (key, limit) in self.keys(who, ip) {
             if limit == 0 {
                 continue;
             }
@@ -291,11 +294,11 @@ impl Throttle {
         }
     }
 
-    /// Counts a failed authentication of `client` from `ip`.
-    pub fn failed(&self, client: &ClientId, ip: Option<IpAddr>, now: Instant) {
+    /// Counts a failed authentication of `who` from `ip`.
+    pub fn failed<W: Hash + ?Sized>(&self, who: &W, ip: Option<IpAddr>, now: Instant) {
         let t = self.millis(now);
         let cap = (self.config.max_entries / SHARDS).max(1);
-        for (key, limit) in self.keys(client, ip) {
+        for (key, limit) in self.keys(who, ip) {
             if limit == 0 {
                 continue;
             }

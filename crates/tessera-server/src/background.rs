@@ -1,6 +1,6 @@
 //! A node's background work, in tasks of their own so that none waits for another: one follows
 //! the store's change feed (and writes `last_used_at` in batches, rotates keys on schedule); one
-//! appends audit events; one deletes audit events past their retention; one samples the
+//! appends audit events; one deletes audit events past their retention and ended console sessions; one samples the
 //! directory-wide metrics. A flood of failed authentications, or an audit insert stuck on the
 //! database, thus never delays a disable reaching this node. All stop on the shutdown signal,
 //! the writers after a last flush.
@@ -36,7 +36,7 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
         state.store.clone(),
         shutdown.clone(),
     ));
-    let purge = tokio::spawn(purge_audit(state.clone(), shutdown.clone()));
+    let purge = tokio::spawn(purge(state.clone(), shutdown.clone()));
     let metrics = tokio::spawn(sample_metrics(state.clone(), shutdown.clone()));
     let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
@@ -113,36 +113,43 @@ async fn write_audit(
     log.report_drops(&audit, None);
 }
 
-/// Deletes audit events older than `audit_retention`, at start and then every
-/// [`AUDIT_PURGE_INTERVAL`], in batches of [`AUDIT_PURGE_BATCH`] so that token issuance and
-/// changes never queue behind one long delete. Every node does it; the batches are idempotent.
-async fn purge_audit(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let Some(retention) = state.config.audit_retention else {
-        return;
-    };
+/// Deletes audit events older than `audit_retention` and the console sessions that have ended,
+/// at start and then every [`AUDIT_PURGE_INTERVAL`]; audit events in batches of
+/// [`AUDIT_PURGE_BATCH`] so that token issuance and changes never queue behind one long delete.
+/// Every node does it; the deletions are idempotent.
+async fn purge(state: AppState, mut shutdown: watch::Receiver<bool>) {
     every(AUDIT_PURGE_INTERVAL, &mut shutdown, || async {
-        let before = state.clock.now() - retention;
-        let mut deleted = 0u64;
-        loop {
-            let batch = state.store.purge_audit(before, AUDIT_PURGE_BATCH);
-            match timed_store("audit_purge", batch).await {
-                Ok(n) => {
-                    deleted += n;
-                    if n < u64::from(AUDIT_PURGE_BATCH) {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot delete audit events past their retention");
-                    break;
-                }
-            }
+        if let Some(retention) = state.config.audit_retention {
+            purge_audit(&state, retention).await;
         }
-        if deleted > 0 {
-            tracing::info!(deleted, "deleted audit events past their retention");
+        if let Err(e) = state.admin.purge_sessions().await {
+            tracing::warn!(error = %e, "cannot delete ended console sessions");
         }
     })
     .await;
+}
+
+async fn purge_audit(state: &AppState, retention: time::Duration) {
+    let before = state.clock.now() - retention;
+    let mut deleted = 0u64;
+    loop {
+        let batch = state.store.purge_audit(before, AUDIT_PURGE_BATCH);
+        match timed_store("audit_purge", batch).await {
+            Ok(n) => {
+                deleted += n;
+                if n < u64::from(AUDIT_PURGE_BATCH) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot delete audit events past their retention");
+                break;
+            }
+        }
+    }
+    if deleted > 0 {
+        tracing::info!(deleted, "deleted audit events past their retention");
+    }
 }
 
 /// Sets the directory-wide gauges every [`crate::telemetry::SAMPLE_EVERY`].

@@ -10,6 +10,7 @@ pub mod dialects;
 pub mod error;
 pub mod form;
 pub mod health;
+pub mod hub;
 pub mod limits;
 pub mod manage;
 pub mod oauth;
@@ -66,7 +67,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(dialects::routes(&state.config.dialects));
+        .merge(dialects::routes(&state.config.dialects))
+        .merge(hub::routes(&state));
     let metrics = &state.config.metrics;
     if metrics.enabled && !metrics.own_listener {
         r = r.route("/metrics", get(telemetry::scrape));

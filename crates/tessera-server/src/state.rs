@@ -81,6 +81,8 @@ pub struct Inner {
     pub audit: Arc<AuditBuffer>,
     /// Bumped when revocation records arrive; the feed's long-polls wait on it.
     pub revocation_signal: tokio::sync::watch::Sender<u64>,
+    /// Seals what the console hands the browser to hold briefly.
+    pub hub_cipher: tessera_core::master::KeyCipher,
 }
 
 /// The state handlers extract: one `Arc`, cheap to clone.
@@ -263,6 +265,7 @@ impl AppState {
             admin,
             audit,
             revocation_signal: tokio::sync::watch::Sender::new(0),
+            hub_cipher: master.hub_cipher(),
         })))
     }
 }

@@ -9,6 +9,7 @@
 //! serialised, sequence numbers follow commit order, and a check followed by an insert (the
 //! secret limit, first-key creation) cannot race.
 
+mod people;
 mod rows;
 
 use async_trait::async_trait;

@@ -28,7 +28,7 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
-fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.into()))
 }
 

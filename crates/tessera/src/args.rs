@@ -3,7 +3,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use tessera_core::ids::{ClientId, SecretId, TenantId};
+use tessera_core::ids::{ClientId, SecretId, TenantId, UserId};
+use tessera_core::people::HubRole;
 use time::{Duration, OffsetDateTime};
 
 /// tessera: an OAuth2 client-credentials authorization server for payment APIs.
@@ -35,6 +36,9 @@ pub enum Command {
     /// Manage client secrets.
     #[command(subcommand)]
     Secret(SecretCmd),
+    /// Manage the people who sign in to the Developer Hub console (/hub).
+    #[command(subcommand)]
+    User(UserCmd),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -94,6 +98,35 @@ pub struct AuditArgs {
     /// At most this many, newest (default 1000).
     #[arg(long)]
     pub limit: Option<u32>,
+}
+
+/// `user` commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a person to a tenant; prints a one-time link (valid 24 hours) where they set their
+    /// password.
+    Create {
+        /// The person's tenant.
+        #[arg(long)]
+        tenant: TenantId,
+        /// Their email address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// admin (everything in the tenant and the tenants below it) or viewer (read only).
+        #[arg(long)]
+        role: HubRole,
+    },
+    /// List the people of a tenant.
+    List {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: TenantId,
+    },
+    /// Delete a person; their sessions end at once.
+    Delete {
+        /// User id.
+        id: UserId,
+    },
 }
 
 /// `tenant` commands.

@@ -42,6 +42,25 @@ impl Settings {
         })
     }
 
+    /// Where the server listens unless told otherwise.
+    pub fn listen(&self) -> String {
+        self.file
+            .listen
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned())
+    }
+
+    /// The issuer as commands outside `serve` print it (the console's links): the configured
+    /// one, else plain HTTP on the listen address, as `serve` would use.
+    pub fn public_issuer(&self) -> String {
+        let issuer = self
+            .file
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen()));
+        issuer.trim_end_matches('/').to_owned()
+    }
+
     /// The longest lifetime of any token issued.
     pub fn max_token_ttl(&self) -> time::Duration {
         time::Duration::seconds(i64::from(self.file.keys.max_token_ttl_seconds))

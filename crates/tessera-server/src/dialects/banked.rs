@@ -34,7 +34,12 @@ pub const PARTNER_SCOPE: &str = "partner";
 pub const NAME: &str = "banked";
 
 /// This dialect in the registry.
-pub const DIALECT: Dialect = Dialect::new(NAME, 7_200, routes);
+pub const DIALECT: Dialect = Dialect::new(NAME, 7_200, routes, |_, base, _| {
+    format!(
+        "curl {base}/oauth/token -H \"Authorization: Basic {}\" -d grant_type=client_credentials",
+        super::SHELL_API_KEY
+    )
+});
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {

@@ -42,7 +42,12 @@ pub const NAME: &str = "basiq";
 /// This dialect in the registry.
 pub const DIALECT: Dialect = Dialect {
     configure,
-    ..Dialect::new(NAME, 3_600, routes)
+    ..Dialect::new(NAME, 3_600, routes, |_, base, _| {
+        format!(
+            "curl {base}/token -H \"Authorization: Basic {}\" -H 'basiq-version: 3.0' -d scope=SERVER_ACCESS",
+            super::SHELL_API_KEY
+        )
+    })
 };
 
 /// `[dialects.basiq]` beyond the common keys.

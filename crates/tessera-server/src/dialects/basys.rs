@@ -24,7 +24,12 @@ pub const NAME: &str = "basys";
 /// This dialect in the registry.
 pub const DIALECT: Dialect = Dialect {
     configure,
-    ..Dialect::new(NAME, 10_080, routes)
+    ..Dialect::new(NAME, 10_080, routes, |state, base, _| {
+        format!(
+            "curl {base}/oauth2/v2.0/token -d grant_type=client_credentials -d \"client_id=$CLIENT_ID\" --data-urlencode \"client_secret=$CLIENT_SECRET\" --data-urlencode 'scope={}/.default'",
+            resource_uri(state)
+        )
+    })
 };
 
 /// `[dialects.basys]` beyond the common keys.

@@ -47,7 +47,12 @@ pub const NAME: &str = "ipospays";
 pub const DIALECT: Dialect = Dialect {
     algorithm: |d| Some(d.ipospays_alg),
     configure,
-    ..Dialect::new(NAME, 86_400, routes)
+    ..Dialect::new(NAME, 86_400, routes, |_, base, scopes| {
+        let scope = scopes.split_whitespace().collect::<Vec<_>>().join(",");
+        format!(
+            "curl -X POST {base}/v1/authenticate-token -H \"apiKey: $CLIENT_ID\" -H \"secretKey: $CLIENT_SECRET\" -H 'scope: {scope}'"
+        )
+    })
 };
 
 /// `[dialects.ipospays]` beyond the common keys.

@@ -35,6 +35,11 @@ pub struct Dialect {
     pub algorithm: fn(&DialectsConfig) -> Option<Algorithm>,
     /// Reads its config section: the common keys (see [`config::common_only`]) and its own.
     pub configure: fn(&mut DialectsConfig, &str, &Value) -> Result<(), ConfigError>,
+    /// A ready `curl` for a token, shown in the console: from the node, the dialect's base URL
+    /// (issuer and prefix) and the application's role scopes (space-separated). Client id and
+    /// secret are the shell variables `$CLIENT_ID` and `$CLIENT_SECRET`, so that the page never
+    /// holds a secret.
+    pub example: fn(&AppState, &str, &str) -> String,
 }
 
 impl Dialect {
@@ -44,6 +49,7 @@ impl Dialect {
         name: &'static str,
         default_ttl_seconds: i64,
         routes: fn() -> Router<AppState>,
+        example: fn(&AppState, &str, &str) -> String,
     ) -> Dialect {
         Dialect {
             name,
@@ -51,6 +57,7 @@ impl Dialect {
             routes,
             algorithm: |_| None,
             configure: config::common_only,
+            example,
         }
     }
 }
@@ -63,6 +70,23 @@ pub const REGISTRY: &[Dialect] = &[
     ipospays::DIALECT,
     banked::DIALECT,
 ];
+
+/// The API key of Basiq and Banked in shell: base64 of `client_id:secret`.
+pub const SHELL_API_KEY: &str = "$(printf '%s:%s' \"$CLIENT_ID\" \"$CLIENT_SECRET\" | base64 -w0)";
+
+/// The token endpoints a console user can call: (dialect name, base URL) of the standard
+/// endpoint and every enabled provider dialect.
+pub fn enabled(state: &AppState) -> Vec<(&'static Dialect, String)> {
+    let d = &state.config.dialects;
+    REGISTRY
+        .iter()
+        .filter(|x| d.common(x.name).enabled)
+        .map(|x| {
+            let prefix = d.common(x.name).prefix.trim_end_matches('/');
+            (x, format!("{}{prefix}", state.config.issuer))
+        })
+        .collect()
+}
 
 /// The routes of every enabled provider dialect, each under its prefix.
 pub fn routes(config: &DialectsConfig) -> Router<AppState> {

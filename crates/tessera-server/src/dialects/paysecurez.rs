@@ -25,7 +25,11 @@ use tessera_core::issue::{Credentials, Grant};
 pub const NAME: &str = "paysecurez";
 
 /// This dialect in the registry.
-pub const DIALECT: Dialect = Dialect::new(NAME, 1_800, routes);
+pub const DIALECT: Dialect = Dialect::new(NAME, 1_800, routes, |_, base, _| {
+    format!(
+        "curl {base}/api/token -H 'Content-Type: application/json' -d \"{{\\\"client_id\\\": \\\"$CLIENT_ID\\\", \\\"client_secret\\\": \\\"$CLIENT_SECRET\\\"}}\""
+    )
+});
 
 /// The routes of this dialect.
 pub fn routes() -> Router<AppState> {

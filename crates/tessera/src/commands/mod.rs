@@ -7,6 +7,7 @@ mod keys;
 mod secret;
 pub mod serve;
 mod tenant;
+mod user;
 mod validate;
 
 use crate::args::{Cli, Command, ConfigCmd};
@@ -40,6 +41,11 @@ pub async fn run(cli: Cli) -> Result<Option<Value>> {
         Command::Audit(a) => Session::open(s).await?.run(audit::run, a).await,
         Command::Tenant(c) => Session::open(s).await?.run(tenant::run, c).await,
         Command::App(c) => Session::open(s).await?.run(app::run, c).await,
+        Command::User(c) => {
+            let issuer = s.public_issuer();
+            let run = async |admin: &ActingAdmin, c| user::run(admin, c, &issuer).await;
+            Session::open(s).await?.run(run, c).await
+        }
         Command::Secret(c) => {
             let window = s.file.expiry.window()?;
             let run = async |admin: &ActingAdmin, c| secret::run(admin, c, window).await;

@@ -11,6 +11,7 @@ use tessera_core::admin::{ActingAdmin, NewTenant};
 use tessera_core::audit::Actor;
 use tessera_core::clock::{Clock, SystemClock};
 use tessera_core::ids::ClientId;
+use tessera_core::people::HubRole;
 use tessera_server::{AppState, NodeConfig};
 use time::Duration;
 use tokio::net::TcpListener;
@@ -68,10 +69,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         crate::database::Engine::Postgres => None,
     };
     let master = crate::master_key::resolve(&s.database, true)?;
-    let listen = args
-        .listen
-        .or_else(|| s.file.listen.clone())
-        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen = args.listen.unwrap_or_else(|| s.listen());
     let listener = TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -202,6 +200,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The console user `--demo` makes.
+const DEMO_EMAIL: &str = "demo@example.com";
+
 /// Creates the demo tenant and application once (their ids are remembered in the database),
 /// and a fresh secret at every start, replacing the previous demo secrets.
 async fn demo(admin: &ActingAdmin, issuer: &str) -> Result<serde_json::Value> {
@@ -242,5 +243,16 @@ async fn demo(admin: &ActingAdmin, issuer: &str) -> Result<serde_json::Value> {
         app.client_id,
         secret.value.expose()
     ));
+    // The console's demo user: replaced at every start, with a fresh link to set its password.
+    if let Ok(p) = store.person_by_email(DEMO_EMAIL).await {
+        admin.delete_person(p.person.id).await?;
+    }
+    let (_, code) = admin
+        .create_person(app.tenant_id, DEMO_EMAIL, HubRole::Admin)
+        .await?;
+    v["console"] = json!({
+        "email": DEMO_EMAIL,
+        "set_password_and_sign_in": tessera_server::hub::setup_link(issuer, &code),
+    });
     Ok(v)
 }

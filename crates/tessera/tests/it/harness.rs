@@ -214,7 +214,7 @@ impl Answer {
     }
 }
 
-fn answer(r: reqwest::blocking::Response) -> Answer {
+pub fn answer(r: reqwest::blocking::Response) -> Answer {
     Answer {
         status: r.status().as_u16(),
         headers: r.headers().clone(),

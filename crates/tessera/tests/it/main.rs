@@ -16,6 +16,8 @@ mod feed;
 mod guard;
 mod hardening;
 mod harness;
+mod hub;
+mod hub_browser;
 mod jwt;
 mod logs;
 mod manage;
