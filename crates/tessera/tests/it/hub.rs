@@ -535,3 +535,113 @@ fn details_view_curls_get_tokens() {
         }
     }
 }
+
+/// Rotation keeps the old secret for the grace period picked; an admin invites a person from the
+/// console and creates a child tenant to switch into.
+#[test]
+fn rotation_invitations_and_child_tenants() {
+    let env = Env::new();
+    let iso = tenant(&env, "ISO", "iso", None);
+    let link = invite(&env, &iso, "alice@example.com", "admin");
+    let server = env.serve();
+    let me = set_password(&server, &link);
+
+    // A child tenant, created and switched into.
+    let a = me.post(
+        &server,
+        &format!("/hub/tenants/{iso}/children"),
+        "name=Corner+Shop&kind=merchant",
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 303, "{a:?}");
+    let child_page = a.header("location").unwrap();
+    let child = child_page.split('/').nth(3).unwrap().to_owned();
+    assert_eq!(me.get(&server, &child_page).status, 200);
+    let kids = me
+        .get(&server, &format!("/hub/tenants/{iso}/children"))
+        .text;
+    assert!(kids.contains("Switch to Corner Shop"));
+
+    // An application there, a secret, and its rotation with a one-hour grace.
+    let a = me.post(
+        &server,
+        &format!("/hub/tenants/{child}/applications"),
+        "name=POS&role=merchant",
+        Some(&me.csrf),
+        &[],
+    );
+    let app = a
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let a = me.post(
+        &server,
+        &format!("/hub/applications/{app}/secrets"),
+        "name=main&days=30",
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 303);
+    let old = s(&env.cli(&["secret", "list", "--app", &app])[0]["id"]);
+    let a = me.post(
+        &server,
+        &format!("/hub/applications/{app}/secrets/{old}/rotate"),
+        "grace=12345",
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 400, "only the offered grace periods");
+    let a = me.post(
+        &server,
+        &format!("/hub/applications/{app}/secrets/{old}/rotate"),
+        "grace=3600",
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 303, "{a:?}");
+    assert!(a.header("location").unwrap().ends_with("/record"));
+    let secrets = env.cli(&["secret", "list", "--app", &app]);
+    let list = secrets.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{secrets}");
+    let old_row = list.iter().find(|x| x["id"] == old.as_str()).unwrap();
+    let expires = time::OffsetDateTime::parse(
+        &s(&old_row["expires_at"]),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = expires - tessera_core::clock::Clock::now(&tessera_core::clock::SystemClock);
+    assert!(
+        left > time::Duration::minutes(55) && left <= time::Duration::hours(1),
+        "{left}"
+    );
+
+    // An invitation from the console: the link is shown once and works.
+    let a = me.post(
+        &server,
+        &format!("/hub/tenants/{child}/users"),
+        "email=Bob@Shop.example&role=viewer",
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let invite_link = hidden_value(&a.text, "invite-link");
+    let path = &invite_link[invite_link.find("/hub/").unwrap()..];
+    let bob = set_password(&server, path);
+    assert_eq!(
+        bob.get(&server, &format!("/hub/tenants/{child}/applications"))
+            .status,
+        200
+    );
+    assert_eq!(
+        bob.get(&server, &format!("/hub/tenants/{iso}/applications"))
+            .status,
+        404,
+        "not above his tenant"
+    );
+    let users = me.get(&server, &format!("/hub/tenants/{child}/users")).text;
+    assert!(users.contains("bob@shop.example") && !users.contains(&invite_link));
+}
