@@ -83,6 +83,7 @@ static NODE: LazyLock<(tokio::runtime::Runtime, axum::Router)> = LazyLock::new(|
                 own_listener: false,
             },
             expiry_warning: time::Duration::days(14),
+            webhooks: Default::default(),
         };
         let state = AppState::start(
             store,

@@ -30,6 +30,7 @@ pub mod secret;
 pub mod store;
 pub mod throttle;
 pub mod usage;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -97,6 +97,11 @@ impl MasterKey {
         KeyCipher::new(&self.derive(b"hub-cookie-encryption"))
     }
 
+    /// The cipher for webhook signing secrets at rest (they must be opened to sign).
+    pub fn webhook_cipher(&self) -> KeyCipher {
+        KeyCipher::new(&self.derive(b"webhook-secret-encryption"))
+    }
+
     /// A value stored beside the data, so that starting with the wrong master key fails loudly
     /// instead of silently rejecting every secret.
     pub fn fingerprint(&self) -> String {

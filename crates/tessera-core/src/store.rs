@@ -11,6 +11,7 @@ use crate::ids::{ClientId, SecretId, TenantId, UserId};
 use crate::keys::KeyRecord;
 use crate::model::{AppStatus, Application, SecretMeta, StoredSecret, Tenant, TenantStatus};
 use crate::people::{Person, Session, StoredPerson};
+use crate::webhooks::StoredWebhook;
 use async_trait::async_trait;
 use tessera_proto::Revocation;
 use time::OffsetDateTime;
@@ -73,7 +74,7 @@ pub struct RevocationRecord {
 
 /// The store. All methods are single transactions; a failed call changes nothing.
 #[async_trait]
-pub trait Store: PeopleStore + Send + Sync + 'static {
+pub trait Store: PeopleStore + WebhookStore + Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -256,4 +257,26 @@ pub trait PeopleStore: Send + Sync {
         idle_before: OffsetDateTime,
         created_before: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+}
+
+/// The store's part for secret-expiry webhooks. Not part of the change feed: the sender reads
+/// them when it runs.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Sets a tenant's webhook, replacing any it had (its tenant must exist: `NotFound`).
+    async fn put_webhook(&self, w: &StoredWebhook) -> Result<(), StoreError>;
+    /// A tenant's webhook.
+    async fn get_webhook(&self, tenant: TenantId) -> Result<Option<StoredWebhook>, StoreError>;
+    /// Removes a tenant's webhook (`NotFound` when it has none).
+    async fn delete_webhook(&self, tenant: TenantId) -> Result<(), StoreError>;
+    /// Records that the notice of `secret` for `day` is being sent, unless some node did
+    /// already: true for exactly one caller, whichever node it runs on.
+    async fn claim_notice(
+        &self,
+        secret: SecretId,
+        day: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Forgets the notices of days before `day`; returns how many.
+    async fn purge_notices(&self, day: i64) -> Result<u64, StoreError>;
 }

@@ -44,6 +44,7 @@ macro_rules! conformance_tests {
             audit_appends_and_filters,
             audit_purge_deletes_only_older_events_in_batches,
             people_and_sessions,
+            webhooks_and_one_notice_a_day,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -1037,4 +1038,74 @@ pub async fn people_and_sessions(store: Arc<dyn Store>) {
         Err(CoreError::NotFound(_))
     ));
     assert_eq!(admin.person(bob.id).await.unwrap().email, "bob@example.com");
+}
+
+/// Webhooks: set, read with the secret that opens only under the master key, replaced,
+/// deleted; a notice claimed once per secret and day however many claim it at once; old
+/// notices purged.
+#[allow(clippy::unwrap_used, reason = "a conformance check fails by panicking")]
+pub async fn webhooks_and_one_notice_a_day(store: Arc<dyn Store>) {
+    let (admin, _, master) = admin(store.clone());
+    let t = admin
+        .create_tenant(NewTenant {
+            name: "T".into(),
+            kind: None,
+            parent_id: None,
+        })
+        .await
+        .unwrap();
+    let cipher = master.webhook_cipher();
+    assert!(admin.webhook(t.id).await.unwrap().is_none());
+    let (w, secret) = admin
+        .set_webhook(t.id, "https://hooks.example.com/a", false, &cipher)
+        .await
+        .unwrap();
+    assert_eq!(admin.webhook(t.id).await.unwrap(), Some(w));
+    let (_, opened) = admin
+        .webhook_for_sending(t.id, &cipher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(opened.expose(), secret.expose());
+    let other = MasterKey::parse(&"cd".repeat(32)).unwrap().webhook_cipher();
+    assert!(admin.webhook_for_sending(t.id, &other).await.is_err());
+    let (w2, secret2) = admin
+        .set_webhook(t.id, "https://hooks.example.com/b", false, &cipher)
+        .await
+        .unwrap();
+    assert_ne!(secret2.expose(), secret.expose());
+    assert_eq!(admin.webhook(t.id).await.unwrap().unwrap().url, w2.url);
+    assert!(
+        admin
+            .set_webhook(
+                TenantId::random(),
+                "https://hooks.example.com/",
+                false,
+                &cipher
+            )
+            .await
+            .is_err()
+    );
+    admin.delete_webhook(t.id).await.unwrap();
+    assert!(matches!(
+        admin.delete_webhook(t.id).await,
+        Err(CoreError::NotFound(_))
+    ));
+
+    let s = SecretId::random();
+    let claims: Vec<Result<bool, CoreError>> = join_all(
+        (0..8)
+            .map(|_| {
+                Box::pin(admin.claim_notice(s, 20_000)) as Pin<Box<dyn Future<Output = _> + Send>>
+            })
+            .collect(),
+    )
+    .await;
+    assert_eq!(
+        claims.into_iter().filter(|c| *c.as_ref().unwrap()).count(),
+        1
+    );
+    assert!(admin.claim_notice(s, 20_001).await.unwrap(), "a new day");
+    assert_eq!(store.purge_notices(20_001).await.unwrap(), 1);
+    assert!(admin.claim_notice(s, 20_000).await.unwrap(), "purged");
 }

@@ -1,7 +1,7 @@
 //! A node's background work, in tasks of their own so that none waits for another: one follows
 //! the store's change feed (and writes `last_used_at` in batches, rotates keys on schedule); one
-//! appends audit events; one deletes audit events past their retention and ended console sessions; one samples the
-//! directory-wide metrics. A flood of failed authentications, or an audit insert stuck on the
+//! appends audit events; one deletes audit events past their retention and ended console
+//! sessions; one samples the directory-wide metrics; one sends secret-expiry webhooks. A flood of failed authentications, or an audit insert stuck on the
 //! database, thus never delays a disable reaching this node. All stop on the shutdown signal,
 //! the writers after a last flush.
 
@@ -38,12 +38,14 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
     ));
     let purge = tokio::spawn(purge(state.clone(), shutdown.clone()));
     let metrics = tokio::spawn(sample_metrics(state.clone(), shutdown.clone()));
+    let notices = tokio::spawn(crate::webhooks::run(state.clone(), shutdown.clone()));
     let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
         let _ = changes.await;
         let _ = audit.await;
         let _ = purge.await;
         let _ = metrics.await;
+        let _ = notices.await;
     })
 }
 
@@ -165,7 +167,7 @@ async fn sample_metrics(state: AppState, mut shutdown: watch::Receiver<bool>) {
 /// it) until the node stops; a round in progress is abandoned at the stop.
 // A closure returning a future rather than an async closure: the futures of `AsyncFnMut` are
 // not known to be `Send`, and these run in spawned tasks.
-async fn every<F: Future<Output = ()>>(
+pub(crate) async fn every<F: Future<Output = ()>>(
     period: Duration,
     shutdown: &mut watch::Receiver<bool>,
     mut round: impl FnMut() -> F,

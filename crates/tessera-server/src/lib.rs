@@ -20,6 +20,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 pub mod toolkit;
+pub mod webhooks;
 pub mod wellknown;
 
 use axum::Router;

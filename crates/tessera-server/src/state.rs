@@ -51,8 +51,11 @@ pub struct NodeConfig {
     pub audit_retention: Option<Duration>,
     /// Prometheus metrics.
     pub metrics: crate::telemetry::MetricsSettings,
-    /// A secret expiring within this long is expiring soon (metrics, `GET /secrets/expiring`).
+    /// A secret expiring within this long is expiring soon (metrics, `GET /secrets/expiring`,
+    /// webhooks).
     pub expiry_warning: Duration,
+    /// Secret-expiry webhooks.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 /// Everything a handler may need.
@@ -83,6 +86,8 @@ pub struct Inner {
     pub revocation_signal: tokio::sync::watch::Sender<u64>,
     /// Seals what the console hands the browser to hold briefly.
     pub hub_cipher: tessera_core::master::KeyCipher,
+    /// Seals webhook signing secrets.
+    pub webhook_cipher: tessera_core::master::KeyCipher,
 }
 
 /// The state handlers extract: one `Arc`, cheap to clone.
@@ -266,6 +271,7 @@ impl AppState {
             audit,
             revocation_signal: tokio::sync::watch::Sender::new(0),
             hub_cipher: master.hub_cipher(),
+            webhook_cipher: master.webhook_cipher(),
         })))
     }
 }

@@ -11,6 +11,7 @@
 
 mod people;
 mod rows;
+mod webhooks;
 
 use async_trait::async_trait;
 use rows::*;

@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage the people who sign in to the Developer Hub console (/hub).
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage a tenant's secret-expiry webhook.
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -98,6 +101,32 @@ pub struct AuditArgs {
     /// At most this many, newest (default 1000).
     #[arg(long)]
     pub limit: Option<u32>,
+}
+
+/// `webhook` commands.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Set (or replace) the tenant's webhook; prints its Standard Webhooks signing secret once.
+    Set {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: TenantId,
+        /// Where notices go (https).
+        #[arg(long)]
+        url: String,
+    },
+    /// Show the tenant's webhook (without its secret).
+    Show {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: TenantId,
+    },
+    /// Remove the tenant's webhook.
+    Delete {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: TenantId,
+    },
 }
 
 /// `user` commands.

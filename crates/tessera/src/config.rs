@@ -56,6 +56,43 @@ pub struct FileConfig {
     /// Warnings of secrets about to expire.
     #[serde(default)]
     pub expiry: ExpiryConfig,
+    /// Secret-expiry webhooks.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Let webhook URLs use plain http and name private, loopback or link-local destinations
+    /// (default false: a tenant's URL must not reach the operator's internal network).
+    pub allow_private_addresses: bool,
+    /// How often expiring secrets are looked for, in seconds (default 3600; 1 to 86400). Each
+    /// secret gets at most one notice a day whatever the interval.
+    pub check_interval_seconds: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allow_private_addresses: false,
+            check_interval_seconds: 3_600,
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// The node's webhook settings.
+    pub fn resolve(&self) -> Result<tessera_server::webhooks::WebhookSettings> {
+        if !(1..=86_400).contains(&self.check_interval_seconds) {
+            bail!("webhooks.check_interval_seconds must be between 1 and 86400");
+        }
+        Ok(tessera_server::webhooks::WebhookSettings {
+            allow_private: self.allow_private_addresses,
+            interval: std::time::Duration::from_secs(u64::from(self.check_interval_seconds)),
+        })
+    }
 }
 
 /// `[expiry]`.
@@ -413,6 +450,7 @@ impl FileConfig {
         self.audit.retention()?;
         self.metrics.resolve()?;
         self.expiry.window()?;
+        self.webhooks.resolve()?;
         if self.dialects.resolve()?.max_ttl() > max {
             bail!("a dialect's token_ttl_seconds exceeds keys.max_token_ttl_seconds");
         }

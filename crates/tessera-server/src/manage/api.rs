@@ -463,3 +463,71 @@ pub async fn audit_log(
         .await?;
     Ok(Json(events.into_iter().map(Into::into).collect()))
 }
+
+/// Set (or replace) the tenant's secret-expiry webhook (admin, or the token's own tenant with
+/// secrets:manage). Each day a secret of the tenant is within the expiry warning window, one
+/// notice is POSTed, signed per Standard Webhooks with the secret this answer shows once.
+#[utoipa::path(put, path = "/tenants/{tenant_id}/webhook", tag = "webhooks",
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
+    request_body = WebhookInDto,
+    responses((status = 200, body = WebhookDto), (status = 404, body = ProblemBody)))]
+pub async fn set_webhook(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(tid): Path<String>,
+    JsonBody(body): JsonBody<WebhookInDto>,
+) -> Answer<Json<WebhookDto>> {
+    let tid = parse_id::<TenantId>(&tid, "tenant id")?;
+    caller.require(tid, SECRETS_MANAGE, "tenant")?;
+    let (hook, secret) = st
+        .admin
+        .acting_as(caller.actor())
+        .set_webhook(
+            tid,
+            &body.url,
+            st.config.webhooks.allow_private,
+            &st.webhook_cipher,
+        )
+        .await?;
+    Ok(Json(WebhookDto {
+        secret: Some(secret.expose().to_owned()),
+        ..hook.into()
+    }))
+}
+
+/// The tenant's webhook, without its secret (admin, or the own tenant with applications:read).
+#[utoipa::path(get, path = "/tenants/{tenant_id}/webhook", tag = "webhooks",
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
+    responses((status = 200, body = WebhookDto), (status = 404, body = ProblemBody)))]
+pub async fn get_webhook(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(tid): Path<String>,
+) -> Answer<Json<WebhookDto>> {
+    let tid = parse_id::<TenantId>(&tid, "tenant id")?;
+    caller.require(tid, APPLICATIONS_READ, "tenant")?;
+    let hook = st
+        .admin
+        .webhook(tid)
+        .await?
+        .ok_or_else(|| Problem::not_found("webhook"))?;
+    Ok(Json(hook.into()))
+}
+
+/// Remove the tenant's webhook (admin, or the own tenant with secrets:manage).
+#[utoipa::path(delete, path = "/tenants/{tenant_id}/webhook", tag = "webhooks",
+    params(("tenant_id" = uuid::Uuid, Path, description = "tenant id")),
+    responses((status = 204), (status = 404, body = ProblemBody)))]
+pub async fn delete_webhook(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(tid): Path<String>,
+) -> Answer<StatusCode> {
+    let tid = parse_id::<TenantId>(&tid, "tenant id")?;
+    caller.require(tid, SECRETS_MANAGE, "tenant")?;
+    st.admin
+        .acting_as(caller.actor())
+        .delete_webhook(tid)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -278,3 +278,39 @@ mod tests {
         assert!(!shown.contains(&dto.api_key), "{shown}");
     }
 }
+
+/// Set a tenant's secret-expiry webhook.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInDto {
+    /// Where notices go: an https URL (http and private addresses only where the server allows
+    /// them), at most 2000 bytes.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub url: String,
+}
+
+/// A tenant's webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDto {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Where notices go.
+    pub url: String,
+    /// RFC 3339.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// The Standard Webhooks signing secret (`whsec_...`): only in the answer that set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl From<tessera_core::webhooks::Webhook> for WebhookDto {
+    fn from(w: tessera_core::webhooks::Webhook) -> Self {
+        WebhookDto {
+            tenant_id: w.tenant_id.to_string(),
+            url: w.url,
+            created_at: w.created_at,
+            secret: None,
+        }
+    }
+}

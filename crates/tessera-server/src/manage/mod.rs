@@ -220,7 +220,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::delete_secret))
         .routes(routes!(api::rotate_secret))
         .routes(routes!(api::expiring))
-        .routes(routes!(api::audit_log));
+        .routes(routes!(api::audit_log))
+        .routes(routes!(
+            api::get_webhook,
+            api::set_webhook,
+            api::delete_webhook
+        ));
     let gateway = OpenApiRouter::new()
         .routes(routes!(gateway::list))
         .routes(routes!(gateway::get))

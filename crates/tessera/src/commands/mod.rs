@@ -9,6 +9,7 @@ pub mod serve;
 mod tenant;
 mod user;
 mod validate;
+mod webhook;
 
 use crate::args::{Cli, Command, ConfigCmd};
 use crate::database::open_store;
@@ -41,6 +42,12 @@ pub async fn run(cli: Cli) -> Result<Option<Value>> {
         Command::Audit(a) => Session::open(s).await?.run(audit::run, a).await,
         Command::Tenant(c) => Session::open(s).await?.run(tenant::run, c).await,
         Command::App(c) => Session::open(s).await?.run(app::run, c).await,
+        Command::Webhook(c) => {
+            let allow = s.file.webhooks.allow_private_addresses;
+            let cipher = crate::master_key::resolve(&s.database, true)?.webhook_cipher();
+            let run = async |admin: &ActingAdmin, c| webhook::run(admin, c, allow, &cipher).await;
+            Session::open(s).await?.run(run, c).await
+        }
         Command::User(c) => {
             let issuer = s.public_issuer();
             let run = async |admin: &ActingAdmin, c| user::run(admin, c, &issuer).await;

@@ -117,6 +117,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         audit_retention: s.file.audit.retention()?,
         metrics: s.file.metrics.resolve()?,
         expiry_warning: s.file.expiry.window()?,
+        webhooks: s.file.webhooks.resolve()?,
     };
     let state = AppState::start(
         store.clone(),

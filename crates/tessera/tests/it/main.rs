@@ -28,6 +28,7 @@ mod replay;
 mod robustness;
 mod tls;
 mod token;
+mod webhooks;
 
 /// A copy of a client's credentials.
 pub fn manage_clone(c: &harness::Client) -> harness::Client {

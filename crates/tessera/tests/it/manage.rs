@@ -132,6 +132,13 @@ fn routes(t: &str, c: &str, sid: &str) -> Vec<(&'static str, String, Option<Valu
             format!("{M}/tenants/{t}/applications/{c}/secrets/{sid}/rotate"),
             Some(json!({})),
         ),
+        ("GET", format!("{M}/tenants/{t}/webhook"), None),
+        (
+            "PUT",
+            format!("{M}/tenants/{t}/webhook"),
+            Some(json!({"url": "https://hooks.example.com/x"})),
+        ),
+        ("DELETE", format!("{M}/tenants/{t}/webhook"), None),
         ("GET", format!("/gateway/{t}/appregistration"), None),
         ("GET", format!("/gateway/{t}/appregistration/{c}"), None),
         (
