@@ -37,10 +37,13 @@ pub struct AppEntry {
     pub secrets: Vec<CachedSecret>,
 }
 
+// Values are boxed: at a million entries a hash table holds about twice as many slots as
+// entries (a power of two), and a slot is a key and a pointer instead of a whole record; see
+// BENCHMARKS.md, "A million merchants".
 #[derive(Default)]
 struct State {
-    tenants: HashMap<TenantId, Tenant>,
-    apps: HashMap<ClientId, AppEntry>,
+    tenants: HashMap<TenantId, Box<Tenant>>,
+    apps: HashMap<ClientId, Box<AppEntry>>,
     revocations: RevocationList,
     /// Revocation records ordered by sequence number, each once: the feed.
     revocation_log: Vec<RevocationRecord>,
@@ -102,7 +105,7 @@ impl Directory {
     ) -> R {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         match st.apps.get(id) {
-            Some(e) => f(Some((e, st.tenants.get(&e.app.tenant_id)))),
+            Some(e) => f(Some((e, st.tenants.get(&e.app.tenant_id).map(|t| &**t)))),
             None => f(None),
         }
     }
@@ -238,9 +241,11 @@ impl Directory {
         if c.seq < self.seq.load(Ordering::Acquire) {
             return;
         }
+        st.tenants.reserve(c.tenants.len());
         for t in c.tenants {
-            st.tenants.insert(t.id, t);
+            st.tenants.insert(t.id, Box::new(t));
         }
+        st.apps.reserve(c.apps.len());
         for a in c.apps {
             // A deleted application stays as a tombstone without secrets, so that dialects can
             // tell "deleted" from "never existed".
@@ -252,10 +257,10 @@ impl Directory {
             } else {
                 st.apps.insert(
                     a.client_id,
-                    AppEntry {
+                    Box::new(AppEntry {
                         app: a,
                         secrets: Vec::new(),
-                    },
+                    }),
                 );
             }
         }
@@ -314,7 +319,7 @@ impl Directory {
     /// A tenant, tombstones included.
     pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        st.tenants.get(id).cloned()
+        st.tenants.get(id).map(|t| Tenant::clone(t))
     }
 
     /// The live (not deleted) direct children of a tenant, by creation time.
@@ -324,7 +329,7 @@ impl Directory {
             .tenants
             .values()
             .filter(|t| t.parent_id.as_ref() == Some(parent) && t.status != TenantStatus::Deleted)
-            .cloned()
+            .map(|t| Tenant::clone(t))
             .collect();
         v.sort_by_key(|t| (t.created_at, t.id));
         v
@@ -340,7 +345,11 @@ impl Directory {
 /// Whether `tenant` is `ancestor` or lies below it. Walks up the parents (tombstones
 /// included: a deleted child's records still concern its parent), at most once round the
 /// directory, so that corrupt data with a cycle cannot hang the feed.
-fn is_within(tenants: &HashMap<TenantId, Tenant>, tenant: TenantId, ancestor: &TenantId) -> bool {
+fn is_within(
+    tenants: &HashMap<TenantId, Box<Tenant>>,
+    tenant: TenantId,
+    ancestor: &TenantId,
+) -> bool {
     let mut cur = Some(tenant);
     for _ in 0..=tenants.len() {
         match cur {

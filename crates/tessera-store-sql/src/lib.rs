@@ -293,23 +293,33 @@ where
         Ok(())
     }
 
-    /// The rows of `table` changed after `since`, in change order.
+    /// The rows of `table` changed after `since`, in change order; for 0 and a table whose
+    /// rows need no order (one row per key), every row in table order. A node's first load
+    /// then reads the whole table in a plain scan, not a walk of the `seq` index that fetches
+    /// each row by a random read.
     async fn rows_since<R, T>(
         tx: &mut Tx<E>,
         cols: &str,
         table: &str,
         since: i64,
+        ordered: bool,
     ) -> Result<Vec<T>, StoreError>
     where
         R: for<'r> sqlx::FromRow<'r, <E::Db as Database>::Row> + Send + Unpin,
         T: TryFrom<R, Error = StoreError>,
     {
-        let rows: Vec<R> = sqlx::query_as(&format!(
-            "SELECT {cols} FROM {table} WHERE seq > $1 ORDER BY seq"
-        ))
-        .bind(since)
-        .fetch_all(&mut **tx)
-        .await
+        let rows: Vec<R> = if since == 0 && !ordered {
+            sqlx::query_as(&format!("SELECT {cols} FROM {table}"))
+                .fetch_all(&mut **tx)
+                .await
+        } else {
+            sqlx::query_as(&format!(
+                "SELECT {cols} FROM {table} WHERE seq > $1 ORDER BY seq"
+            ))
+            .bind(since)
+            .fetch_all(&mut **tx)
+            .await
+        }
         .map_err(map_err::<E>)?;
         convert(rows)
     }
@@ -765,14 +775,21 @@ where
                 .await
                 .map_err(map_err::<E>)?;
         }
-        let tenants = Self::rows_since::<TenantRow, _>(&mut tx, TENANT_COLS, "tenants", since);
+        let tenants =
+            Self::rows_since::<TenantRow, _>(&mut tx, TENANT_COLS, "tenants", since, false);
         let tenants = tenants.await?;
-        let apps = Self::rows_since::<AppRow, _>(&mut tx, APP_COLS, "applications", since);
+        let apps = Self::rows_since::<AppRow, _>(&mut tx, APP_COLS, "applications", since, false);
         let apps = apps.await?;
-        let secrets = Self::rows_since::<SecretRow, _>(&mut tx, SECRET_COLS, "secrets", since);
+        let secrets =
+            Self::rows_since::<SecretRow, _>(&mut tx, SECRET_COLS, "secrets", since, false);
         let secrets = secrets.await?;
-        let revocations =
-            Self::rows_since::<RevocationRow, _>(&mut tx, REVOCATION_COLS, "revocations", since);
+        let revocations = Self::rows_since::<RevocationRow, _>(
+            &mut tx,
+            REVOCATION_COLS,
+            "revocations",
+            since,
+            true,
+        );
         let revocations = revocations.await?;
         let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > $1")
             .bind(since)
