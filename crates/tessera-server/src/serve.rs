@@ -73,6 +73,87 @@ impl Drop for AddressSlot {
     }
 }
 
+/// Where each new connection gets its router.
+pub trait AppSource {
+    /// The router for a connection accepted now.
+    fn current(&self) -> Router;
+}
+
+impl AppSource for Router {
+    fn current(&self) -> Router {
+        self.clone()
+    }
+}
+
+/// A node that is still loading: connections accepted before [`Loading::ready`] get
+/// [`loading_router`] (its answers close the connection, so that the client comes back on a
+/// new one), later ones the node's router. Chosen per connection, so that nothing is added to
+/// a request once the node runs.
+#[derive(Clone)]
+pub struct Loading {
+    slot: Arc<std::sync::OnceLock<Router>>,
+    loading: Router,
+}
+
+impl Default for Loading {
+    fn default() -> Self {
+        Loading {
+            slot: Arc::default(),
+            loading: loading_router(),
+        }
+    }
+}
+
+impl Loading {
+    /// From now on, new connections get `app`.
+    pub fn ready(&self, app: Router) {
+        let _ = self.slot.set(app);
+    }
+}
+
+impl AppSource for Loading {
+    fn current(&self) -> Router {
+        self.slot.get().unwrap_or(&self.loading).clone()
+    }
+}
+
+/// What a loading node answers: `/healthz` 200 (the process is alive), everything else
+/// (`/readyz` included) 503 with `Retry-After: 1`, so that a load balancer sends no token
+/// requests to a node that would refuse clients it has not loaded yet.
+pub fn loading_router() -> Router {
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+    let close = |mut res: axum::response::Response| {
+        res.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        res
+    };
+    Router::new()
+        .route(
+            "/healthz",
+            get(move || async move {
+                close(axum::Json(serde_json::json!({"status": "ok"})).into_response())
+            }),
+        )
+        .fallback(move || async move {
+            let mut res = (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({
+                    "status": "loading",
+                    "reason": "the node is loading its directory",
+                })),
+            )
+                .into_response();
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            close(res)
+        })
+}
+
 /// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown`
 /// completes.
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
@@ -86,7 +167,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// lets open requests finish (for up to ten seconds).
 pub async fn serve_with_limits(
     listener: TcpListener,
-    app: Router,
+    app: impl AppSource,
     limits: ConnectionLimits,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
@@ -125,7 +206,7 @@ pub async fn serve_with_limits(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let svc = app.clone().map_request(
+        let svc = app.current().map_request(
             move |mut req: axum::extract::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 req

@@ -119,6 +119,29 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         expiry_warning: s.file.expiry.window()?,
         webhooks: s.file.webhooks.resolve()?,
     };
+    // Serve at once, while the directory loads (seconds at a million merchants): `/healthz`
+    // answers and everything else, `/readyz` included, is 503 until the node is ready.
+    let connections = config.limits.connections;
+    let acceptor = match tls {
+        Some((acceptor, reloading)) => {
+            tokio::spawn(reloading.watch(std::time::Duration::from_secs(2)));
+            Some(acceptor)
+        }
+        None => {
+            tracing::info!(
+                "serving plain HTTP: a TLS-terminating proxy is expected in front (or use --tls-cert and --tls-key)"
+            );
+            None
+        }
+    };
+    let loading = tessera_server::serve::Loading::default();
+    let server = tokio::spawn(tessera_server::serve::serve_with_limits(
+        listener,
+        loading.clone(),
+        connections,
+        acceptor,
+        shutdown_signal(),
+    ));
     let state = AppState::start(
         store.clone(),
         &master,
@@ -140,6 +163,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         // Make the demo client usable at once rather than at the next poll.
         state.directory.refresh(state.store.as_ref()).await?;
     }
+    loading.ready(tessera_server::router(state.clone()));
     println!("{line}");
     tracing::info!(
         address = %bound,
@@ -157,28 +181,7 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
             let _ = stop.wait_for(|&s| s).await;
         }))
     });
-    let connections = state.config.limits.connections;
-    let acceptor = match tls {
-        Some((acceptor, reloading)) => {
-            tokio::spawn(reloading.watch(std::time::Duration::from_secs(2)));
-            Some(acceptor)
-        }
-        None => {
-            tracing::info!(
-                "serving plain HTTP: a TLS-terminating proxy is expected in front (or use --tls-cert and --tls-key)"
-            );
-            None
-        }
-    };
-    let app = tessera_server::router(state);
-    tessera_server::serve::serve_with_limits(
-        listener,
-        app,
-        connections,
-        acceptor,
-        shutdown_signal(),
-    )
-    .await;
+    let _ = server.await;
     let _ = stop_tx.send(true);
     let _ = background.await;
     if let Some(m) = metrics_server {

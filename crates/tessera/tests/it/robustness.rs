@@ -2,6 +2,7 @@
 //! logs; a corrupt database or a wrong master key stops `serve` with one clear line.
 
 use crate::harness::{Env, basic, s};
+use std::time::Duration;
 
 #[test]
 fn malformed_requests_get_oauth_errors_never_500() {
@@ -167,4 +168,88 @@ fn sigterm_flushes_last_used_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let list = env.cli(&["secret", "list", "--app", &c.client_id]);
     assert!(list[0]["last_used_at"].is_string(), "{list}");
+}
+
+/// A node serves while it loads its directory: `/healthz` answers, `/readyz` and the token
+/// endpoint are 503 with `Retry-After` (not a 401 for clients it has not loaded yet), and once
+/// loaded everything answers as usual.
+#[test]
+fn a_loading_node_is_alive_but_not_ready() {
+    let env = Env::new();
+    let c = env.client("merchant");
+    // Enough merchants that loading them takes a moment, written inside SQLite.
+    let url = format!("sqlite://{}", env.db_path().display());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            for sql in [
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000)
+                 INSERT INTO tenants (id, name, kind, parent_id, status, created_at, seq)
+                 SELECT printf('00000000-0000-4000-8000-%012d', i), 'bulk ' || i, 'merchant', NULL, 'active', 1700000000, 1 FROM n",
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000)
+                 INSERT INTO applications (client_id, tenant_id, name, role, status, created_at, seq)
+                 SELECT printf('00000000-0000-4000-9000-%012d', i), printf('00000000-0000-4000-8000-%012d', i), 'bulk ' || i, 'merchant', 'active', 1700000000, 1 FROM n",
+            ] {
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        });
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = env
+        .command()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let start = std::time::Instant::now();
+    let (mut loading, mut healthy_while_loading) = (0, false);
+    let ready = loop {
+        assert!(start.elapsed() < Duration::from_secs(60), "never ready");
+        let Ok(r) = http.get(format!("{base}/readyz")).send() else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if r.status() == 200 {
+            break r.json::<serde_json::Value>().unwrap();
+        }
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(r.json::<serde_json::Value>().unwrap()["status"], "loading");
+        loading += 1;
+        let token = http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth(&c.client_id, Some(&c.secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .unwrap();
+        // Still loading, or just done.
+        assert!(
+            matches!(token.status().as_u16(), 503 | 200),
+            "{}",
+            token.status()
+        );
+        healthy_while_loading |=
+            http.get(format!("{base}/healthz")).send().unwrap().status() == 200;
+    };
+    assert_eq!(ready["status"], "ready");
+    assert!(loading > 0, "the node was never seen loading");
+    assert!(healthy_while_loading);
+    let token = http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(&c.client_id, Some(&c.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
 }
