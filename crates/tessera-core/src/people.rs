@@ -48,7 +48,8 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longest password accepted: bounds the work one request can ask for.
 pub const MAX_PASSWORD_BYTES: usize = 256;
 
-static HASHING: Semaphore = Semaphore::const_new(HASHING_AT_ONCE);
+static HASHING: std::sync::LazyLock<std::sync::Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(Semaphore::new(HASHING_AT_ONCE)));
 
 /// What a person may do in the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -237,13 +238,22 @@ pub fn check_password(password: &str, email: &str) -> Result<(), CoreError> {
 async fn hashing<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, CoreError> {
-    let _turn = tokio::time::timeout(std::time::Duration::from_secs(5), HASHING.acquire())
-        .await
-        .map_err(|_| CoreError::Busy)?
-        .map_err(|_| CoreError::Busy)?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| CoreError::Busy)
+    let turn = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        HASHING.clone().acquire_owned(),
+    )
+    .await
+    .map_err(|_| CoreError::Busy)?
+    .map_err(|_| CoreError::Busy)?;
+    // The turn goes with the work: a caller that gives up (a closed connection, the request
+    // timeout) does not free it while the hash still runs.
+    tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(turn);
+        out
+    })
+    .await
+    .map_err(|_| CoreError::Busy)
 }
 
 /// Hashes a password (argon2id, OWASP parameters, random salt).
@@ -313,8 +323,18 @@ impl Admin {
         password: &str,
         source: Option<String>,
     ) -> Result<(Person, Ticket), CoreError> {
-        let email = email.trim().to_lowercase();
-        let actor = Actor::person(&email, None, source);
+        // The actor is what was typed only when it is an email address (at most 254 bytes): an
+        // anonymous caller must not write arbitrary text into the audit log.
+        let email = normalize_email(email).unwrap_or_default();
+        let actor = Actor::person(
+            if email.is_empty() {
+                "invalid-email"
+            } else {
+                &email
+            },
+            None,
+            source,
+        );
         let r = self.try_sign_in(&email, password).await;
         let tenant = r.as_ref().ok().map(|(p, _)| p.tenant_id);
         self.note(&actor, "hub.sign_in", tenant, None, &r);

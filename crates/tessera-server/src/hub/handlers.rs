@@ -21,6 +21,14 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// Marks an answer as the result of a change: the console's middleware then applies the change
+/// feed before the answer leaves (read-your-writes), which refused or anonymous requests must
+/// not be able to make it do.
+fn changed(mut res: Response) -> Response {
+    res.extensions_mut().insert(Changed);
+    res
+}
+
 fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = String>) -> Response {
     for c in cookies {
         append_cookie(res.headers_mut(), c);
@@ -101,7 +109,7 @@ pub(super) async fn login(
     f: PublicForm,
 ) -> Page {
     let secure = secure_of(&state).0;
-    let cookie = cookie_value(&f.parts.headers, LOGIN_SUFFIX).unwrap_or_default();
+    let cookie = cookie_value(&f.parts.headers, secure, LOGIN_SUFFIX).unwrap_or_default();
     // Double submit: the form's token must be the cookie this browser got with the form.
     if cookie.is_empty() || !csrf_matches(&f.form, &cookie) {
         return Err(HubError::Csrf);
@@ -123,6 +131,13 @@ pub(super) async fn login(
         .sign_in(&email, password, ip.map(|i| i.to_string()))
         .await
     {
+        Ok((person, ticket)) if !tenant_open(&state, person.tenant_id) => {
+            state
+                .admin
+                .sign_out(&ticket, &person, ip.map(|i| i.to_string()))
+                .await?;
+            Err(HubError::TenantClosed)
+        }
         Ok((person, ticket)) => Ok(with_cookies(
             see_other(&format!("/hub/tenants/{}/applications", person.tenant_id)),
             [
@@ -180,12 +195,20 @@ pub(super) async fn setup_page(
         .and_then(|q| Form::parse(q.as_bytes(), &[]).ok())
         .and_then(|f| f.get("code").map(str::to_owned))
     {
+        // A code is 43 characters of base64url; anything else must not reach a Set-Cookie.
+        let well_formed = code.len() == 43
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !well_formed {
+            return Err(HubError::NotFound);
+        }
         return Ok(with_cookies(
             see_other("/hub/setup"),
             [make_cookie(secure, SETUP_SUFFIX, code, Some(3600), true)],
         ));
     }
-    let code = cookie_value(&headers, SETUP_SUFFIX).ok_or(HubError::NotFound)?;
+    let code = cookie_value(&headers, secure, SETUP_SUFFIX).ok_or(HubError::NotFound)?;
     match state
         .store
         .person_by_setup(&Ticket::from_browser(&code).digest(), state.clock.now())
@@ -196,7 +219,7 @@ pub(super) async fn setup_page(
             StatusCode::GONE,
             views::problem(
                 "Link no longer valid",
-                "This password link was used already, has expired (after 24 hours) or was replaced. Ask an admin of your tenant for a new one.",
+                "This password link was used already or has expired (after 24 hours). Ask an admin of your tenant for a new one.",
                 None,
             ),
         )
@@ -210,7 +233,7 @@ pub(super) async fn setup(
     f: PublicForm,
 ) -> Page {
     let secure = secure_of(&state).0;
-    let code = cookie_value(&f.parts.headers, SETUP_SUFFIX).ok_or(HubError::Csrf)?;
+    let code = cookie_value(&f.parts.headers, secure, SETUP_SUFFIX).ok_or(HubError::Csrf)?;
     let password = field(&f.form, "password")?;
     let email = f.form.get("email").unwrap_or_default().to_owned();
     if field(&f.form, "confirm")? != password {
@@ -327,7 +350,10 @@ pub(super) async fn create_application(
         c.me.acting(&state)
             .create_app(tenant.id, field(&c.form, "name")?, role)
             .await?;
-    Ok(see_other(&format!("/hub/applications/{}", app.client_id)))
+    Ok(changed(see_other(&format!(
+        "/hub/applications/{}",
+        app.client_id
+    ))))
 }
 
 pub(super) async fn details(
@@ -405,7 +431,7 @@ fn seal_reveal(state: &AppState, me: &Me, r: &Reveal) -> Result<String, HubError
 
 fn open_reveal(state: &AppState, me: &Me, headers: &HeaderMap) -> Option<Reveal> {
     let raw = URL_SAFE_NO_PAD
-        .decode(cookie_value(headers, REVEAL_SUFFIX)?)
+        .decode(cookie_value(headers, me.secure, REVEAL_SUFFIX)?)
         .ok()?;
     let plain = state.hub_cipher.open(&reveal_aad(me), &raw).ok()?;
     let r: Reveal = serde_json::from_slice(&plain).ok()?;
@@ -457,10 +483,10 @@ pub(super) async fn add_secret(
             until: state.clock.now().unix_timestamp() + REVEAL_SECONDS,
         },
     )?;
-    Ok(with_cookies(
+    Ok(changed(with_cookies(
         see_other(&format!("/hub/applications/{}/record", app.client_id)),
         [cookie],
-    ))
+    )))
 }
 
 pub(super) async fn record(
@@ -552,7 +578,10 @@ pub(super) async fn delete_secret(
     c.me.acting(&state)
         .delete_secret(app.client_id, s.id)
         .await?;
-    Ok(see_other(&format!("/hub/applications/{}", app.client_id)))
+    Ok(changed(see_other(&format!(
+        "/hub/applications/{}",
+        app.client_id
+    ))))
 }
 
 /// Grace periods offered for a rotation.
@@ -635,10 +664,10 @@ pub(super) async fn rotate(
         .filter(|g| GRACE.iter().any(|(_, s)| s == g))
         .ok_or_else(|| HubError::BadForm("Pick one of the grace periods offered.".into()))?;
     let cookie = rotate_to_reveal(&state, &c.me, &app, s.id, grace).await?;
-    Ok(with_cookies(
+    Ok(changed(with_cookies(
         see_other(&format!("/hub/applications/{}/record", app.client_id)),
         [cookie],
-    ))
+    )))
 }
 
 pub(super) async fn confirm_delete_application(
@@ -679,10 +708,10 @@ pub(super) async fn delete_application(
     c.me.acting(&state)
         .set_app_status(app.client_id, AppStatus::Deleted)
         .await?;
-    Ok(see_other(&format!(
+    Ok(changed(see_other(&format!(
         "/hub/tenants/{}/applications",
         app.tenant_id
-    )))
+    ))))
 }
 
 // --- iPOSpays: Settings → Generate API & Secret Key ---
@@ -741,6 +770,9 @@ pub(super) async fn generate_keys(
     let cookie = match existing {
         // "Reset Secret Key": a rotation whose old secret stops at once.
         Some(app) => {
+            if !within_tenant(state.catalog.scopes(&app.role)) {
+                return Err(HubError::Forbidden);
+            }
             let now = state.clock.now();
             let newest = state
                 .admin
@@ -761,14 +793,17 @@ pub(super) async fn generate_keys(
             } else {
                 "merchant"
             };
+            if !within_tenant(state.catalog.scopes(role)) {
+                return Err(HubError::Forbidden);
+            }
             let app = acting.create_app(tenant.id, KEYS_APP, role).await?;
             new_key_secret(&state, &c.me, &app).await?
         }
     };
-    Ok(with_cookies(
+    Ok(changed(with_cookies(
         see_other(&format!("/hub/tenants/{}/settings", tenant.id)),
         [cookie],
-    ))
+    )))
 }
 
 async fn new_key_secret(state: &AppState, me: &Me, app: &Application) -> Result<String, HubError> {
@@ -821,10 +856,10 @@ pub(super) async fn create_child(
                 parent_id: Some(tenant.id),
             })
             .await?;
-    Ok(see_other(&format!(
+    Ok(changed(see_other(&format!(
         "/hub/tenants/{}/applications",
         child.id
-    )))
+    ))))
 }
 
 pub(super) async fn users(
@@ -864,12 +899,13 @@ pub(super) async fn invite(
     let link = setup_link(&state.config.issuer, &code);
     let people = state.admin.people(tenant.id).await?;
     let csrf = c.me.csrf();
-    Ok(views::users(
+    let page = views::users(
         &c.me.frame(&tenant, &csrf, Nav::Users),
         &people,
         Some((&person.email, &link)),
-    )
-    .into_response())
+    );
+    // The link is a credential, shown once like a secret: out of the back/forward cache too.
+    Ok(shown_once(&c.me, page.into_response()))
 }
 
 /// The one-time link that lets a new person set their password.

@@ -102,13 +102,12 @@ async fn headers(
     req: Request,
     next: Next,
 ) -> Response {
-    let shown = cookie_value(req.headers(), SHOWN_SUFFIX).is_some();
     let Secure(secure) = secure_of(&state);
-    let writes = req.method() == http::Method::POST;
+    let shown = cookie_value(req.headers(), secure, SHOWN_SUFFIX).is_some();
     let mut res = next.run(req).await;
     // Read-your-writes, as for the management API: a change the console confirms is in effect
     // on this node (its token endpoints) before the answer leaves.
-    if writes && (res.status().is_success() || res.status().is_redirection()) {
+    if res.extensions_mut().remove::<Changed>().is_some() {
         crate::background::refresh(&state).await;
     }
     let h = res.headers_mut();
@@ -125,6 +124,12 @@ async fn headers(
         ),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if secure {
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -145,6 +150,10 @@ async fn headers(
     }
     res
 }
+
+/// Set on the answer of a handler that changed something (see `handlers::changed`).
+#[derive(Debug, Clone, Copy)]
+struct Changed;
 
 /// Whether the console's cookies are `Secure` with the `__Host-` prefix: the issuer is https
 /// (served here or by a proxy in front), so the browser speaks https.
@@ -170,16 +179,21 @@ fn cookie_name(secure: bool, suffix: &str) -> String {
     }
 }
 
-/// The value of the console cookie ending in `suffix` (either form of the name).
-fn cookie_value(headers: &HeaderMap, suffix: &str) -> Option<String> {
-    headers
+/// The value of the console cookie `suffix`, under the one name this node gives it (only the
+/// `__Host-` form under https: an unprefixed cookie of that name may have been planted by a
+/// sibling host or a plain-http answer). Two cookies of that name mean someone planted one:
+/// none is taken.
+fn cookie_value(headers: &HeaderMap, secure: bool, suffix: &str) -> Option<String> {
+    let name = cookie_name(secure, suffix);
+    let mut found = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == suffix || c.name().strip_prefix("__Host-") == Some(suffix))
-        .map(|c| c.value().to_owned())
+        .filter(|c| c.name() == name);
+    let first = found.next()?;
+    found.next().is_none().then(|| first.value().to_owned())
 }
 
 /// A console cookie: `HttpOnly`, path `/`, `Secure` under https; `SameSite=Strict` unless
@@ -227,6 +241,8 @@ pub enum HubError {
     BadForm(String),
     /// Too many failed attempts.
     Throttled(std::time::Duration),
+    /// The person's tenant, or one above it, is disabled or deleted.
+    TenantClosed,
     /// The core refused or failed.
     Core(CoreError),
 }
@@ -260,6 +276,11 @@ impl IntoResponse for HubError {
                 "This form was not sent from the Developer Hub page it belongs to, or your session changed since. Go back, reload the page and try again.".to_owned(),
             ),
             HubError::BadForm(m) => (StatusCode::BAD_REQUEST, "Cannot do that", m),
+            HubError::TenantClosed => (
+                StatusCode::FORBIDDEN,
+                "Tenant closed",
+                "Your tenant, or the tenant it belongs to, is disabled or deleted, so the Developer Hub is closed to its people. Ask the platform's operator.".to_owned(),
+            ),
             HubError::Throttled(after) => {
                 let mut res = (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -285,11 +306,19 @@ impl IntoResponse for HubError {
                     format!("{e}, or rotate one (the old one then expires after the grace period you choose)."),
                 ),
                 CoreError::Busy
-                | CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Try again shortly",
-                    "The server is busy or its database is unavailable. Try again in a moment.".to_owned(),
-                ),
+                | CoreError::Store(tessera_core::store::StoreError::Unavailable(_)) => {
+                    let mut res = (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        views::problem(
+                            "Try again shortly",
+                            "The server is busy or its database is unavailable. Try again in a moment.",
+                            None,
+                        ),
+                    )
+                        .into_response();
+                    crate::toolkit::retry_after(&mut res, std::time::Duration::from_secs(2));
+                    return res;
+                }
                 other => {
                     let mut res = (
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -358,18 +387,37 @@ impl Me {
     }
 }
 
+/// Whether the people of `tenant` may use the console: it and every tenant above it are active
+/// (a disabled or deleted partner's people must not keep managing its merchants).
+pub fn tenant_open(state: &AppState, tenant: TenantId) -> bool {
+    let mut at = Some(tenant);
+    // Bounded walk up the tree, like `Me::tenant`.
+    for _ in 0..64 {
+        let Some(id) = at else { return true };
+        match state.directory.tenant(&id) {
+            Some(t) if t.status == TenantStatus::Active => at = t.parent_id,
+            _ => return false,
+        }
+    }
+    false
+}
+
 impl FromRequestParts<AppState> for Me {
     type Rejection = HubError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Me, HubError> {
         let secure = secure_of(state).0;
-        let value = cookie_value(&parts.headers, SESSION_SUFFIX).ok_or(HubError::SignedOut)?;
+        let value =
+            cookie_value(&parts.headers, secure, SESSION_SUFFIX).ok_or(HubError::SignedOut)?;
         let ticket = Ticket::from_browser(&value);
         let person = state
             .admin
             .session(&ticket)
             .await?
             .ok_or(HubError::SignedOut)?;
+        if !tenant_open(state, person.tenant_id) {
+            return Err(HubError::TenantClosed);
+        }
         let Peer(ip) = Peer::from_request_parts(parts, state)
             .await
             .unwrap_or_default();

@@ -114,6 +114,7 @@ pub fn page(f: &Frame<'_>, title: &str, body: Markup) -> Markup {
                 main #main tabindex="-1" {
                     (body)
                 }
+                div #live.visually-hidden aria-live="polite" {}
             }
         }
     }
@@ -132,18 +133,24 @@ pub fn csrf(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
-/// A read-only value with a copy button.
+/// A read-only value with a copy button. A `masked` value is plain text in the page, so that it
+/// can be read and copied without JavaScript; the script hides it behind a Show toggle.
 pub fn copyable(id: &str, label: &str, value: &str, masked: bool) -> Markup {
     html! {
         div.field {
             label for=(id) { (label) }
             div.copy-row {
-                input #(id) type=(if masked { "password" } else { "text" }) readonly value=(value)
+                input #(id) type="text" readonly value=(value) data-mask[masked]
                     autocomplete="off" spellcheck="false";
                 @if masked {
-                    button.secondary type="button" data-reveal=(id) aria-controls=(id) aria-label={ "Show " (label) } { "Show" }
+                    button.secondary type="button" data-reveal=(id) aria-controls=(id)
+                        aria-pressed="false" hidden {
+                        span.toggle-text { "Show" } span.visually-hidden { " " (label) }
+                    }
                 }
-                button.secondary type="button" data-copy=(id) aria-label={ "Copy " (label) } { "Copy" }
+                button.secondary type="button" data-copy=(id) {
+                    span.copy-text { "Copy" } span.visually-hidden { " " (label) }
+                }
             }
         }
     }
@@ -299,7 +306,7 @@ pub fn details(f: &Frame<'_>, d: &Details<'_>) -> Markup {
                                         td.row-actions {
                                             @if d.can_change {
                                                 a.button.secondary.small href={ "/hub/applications/" (id) "/secrets/" (s.id) "/rotate" } aria-label={ "Rotate secret " (s.name) } { "Rotate" }
-                                                a.button.danger.small href={ "/hub/applications/" (id) "/secrets/" (s.id) "/delete" } aria-label={ "Delete secret " (s.name) } title="Delete secret" { "X" }
+                                                a.button.danger.small href={ "/hub/applications/" (id) "/secrets/" (s.id) "/delete" } aria-label={ "X: delete secret " (s.name) } title="Delete secret" { "X" }
                                             }
                                         }
                                     }
@@ -366,7 +373,7 @@ pub fn record(
         html! {
             div.backdrop {
                 div.modal role="dialog" aria-modal="true" aria-labelledby="h-record" {
-                    h1 #h-record { "Record Your Secret" }
+                    h1 #h-record tabindex="-1" autofocus { "Record Your Secret" }
                     p { "The secret " strong { (secret_name) } " of " strong { (app.name) } " is shown this once. tessera keeps only a digest of it: after you leave this page nobody can show it again, so store it now in your secret manager." }
                     (copyable("secret-value", "Secret", value, false))
                     (copyable("api-key", "API key (base64 of client_id:secret)", api_key, false))

@@ -378,6 +378,15 @@ fn wrong_passwords_do_not_lock_out_the_owner() {
     assert!(refused >= 900, "{refused}");
     let a = sign_in(&server, "alice@example.com", PASSWORD, "198.51.100.7");
     assert_eq!(a.status, 303, "{a:?}");
+    // Whatever is typed as the email, the audit log holds at most an email's length of it.
+    let long = "x".repeat(5000);
+    assert_eq!(sign_in(&server, &long, "pw", "198.51.100.8").status, 401);
+    server.eventually(std::time::Duration::from_secs(10), || {
+        let audit = env.cli(&["audit"]);
+        let events = audit.as_array().unwrap();
+        assert!(events.iter().all(|e| s(&e["actor"]).len() <= 254));
+        events.iter().any(|e| e["actor"] == "invalid-email")
+    });
 }
 
 /// Sessions live in the database: one opened on one node works on another, and signing out or
@@ -644,4 +653,63 @@ fn rotation_invitations_and_child_tenants() {
     );
     let users = me.get(&server, &format!("/hub/tenants/{child}/users")).text;
     assert!(users.contains("bob@shop.example") && !users.contains(&invite_link));
+}
+
+/// People of a disabled or deleted tenant, or of a tenant below one, are shut out of the
+/// console at once, sessions and sign-in alike; the `__Host-` cookie cannot be replaced by a
+/// planted unprefixed one.
+#[test]
+fn closed_tenants_and_planted_cookies() {
+    let env = Env::new();
+    let iso = tenant(&env, "ISO", "iso", None);
+    let shop = tenant(&env, "Shop", "merchant", Some(&iso));
+    let iso_link = invite(&env, &iso, "iso@example.com", "admin");
+    let shop_link = invite(&env, &shop, "shop@example.com", "admin");
+    let server = env.serve();
+    let iso_admin = set_password(&server, &iso_link);
+    let shop_admin = set_password(&server, &shop_link);
+    let page = format!("/hub/tenants/{shop}/applications");
+    assert_eq!(shop_admin.get(&server, &page).status, 200);
+    env.cli(&["tenant", "disable", &iso]);
+    server.eventually(std::time::Duration::from_secs(5), || {
+        iso_admin.get(&server, &page).status == 403
+    });
+    assert_eq!(
+        shop_admin.get(&server, &page).status,
+        403,
+        "below a disabled tenant"
+    );
+    let a = sign_in(&server, "iso@example.com", PASSWORD, "127.0.0.1");
+    assert_eq!(a.status, 403, "{a:?}");
+    assert!(set_cookie(&a, "tessera-session").is_none());
+    env.cli(&["tenant", "enable", &iso]);
+    server.eventually(std::time::Duration::from_secs(5), || {
+        iso_admin.get(&server, &page).status == 200
+    });
+    env.cli(&["tenant", "delete", &shop]);
+    server.eventually(std::time::Duration::from_secs(5), || {
+        shop_admin.get(&server, "/hub").status == 303
+            && shop_admin.get(&server, &page).status == 403
+    });
+    drop(server);
+
+    // Under https only the __Host- cookie counts.
+    let https = env.serve_with(&["--issuer", "https://hub.example"]);
+    let a = sign_in(&https, "iso@example.com", PASSWORD, "127.0.0.1");
+    let session = pair(&set_cookie(&a, "tessera-session").unwrap());
+    assert!(session.starts_with("__Host-tessera-session="));
+    let value = session.split('=').nth(1).unwrap();
+    let get = |cookie: &str| {
+        https
+            .http
+            .get(https.url(&format!("/hub/tenants/{iso}/applications")))
+            .header("cookie", cookie)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(&session), 200);
+    assert_eq!(get(&format!("tessera-session={value}")), 303, "unprefixed");
+    assert_eq!(get(&format!("{session}; {session}")), 303, "two of them");
 }

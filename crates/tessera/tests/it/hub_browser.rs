@@ -339,7 +339,7 @@ fn document_flow_in_a_real_browser() {
     b.shot("09-secret-limit");
 
     // The X deletes a secret after a warning; the token endpoint refuses it at once.
-    b.click("a[aria-label='Delete secret production']");
+    b.click("a[aria-label='X: delete secret production']");
     b.expect("break at once");
     b.shot("10-delete-secret-confirm");
     b.click_text("Delete secret");
@@ -406,7 +406,7 @@ fn ipospays_keys_page_in_a_real_browser() {
     b.expect("shown this once");
     let api_key = b.value("#api-key");
     assert_eq!(b.attr("#secret-key", "type").as_deref(), Some("password"));
-    b.click_text("Show");
+    b.click("[data-reveal=secret-key]");
     assert_eq!(b.attr("#secret-key", "type").as_deref(), Some("text"));
     let secret = b.value("#secret-key");
     b.shot("14-ipospays-keys");
