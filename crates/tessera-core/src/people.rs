@@ -506,6 +506,25 @@ impl ActingAdmin {
         r
     }
 
+    /// A new password link for a person (a lost password, an expired invitation): the previous
+    /// link stops working; the current password, if any, works until a new one is set. Audited
+    /// as `user.link`.
+    pub async fn renew_setup(&self, id: UserId) -> Result<(Person, Ticket), CoreError> {
+        let r = async {
+            let person = self.person(id).await?;
+            let code = Ticket::new()?;
+            self.store
+                .renew_setup(id, &code.digest(), self.clock.now() + SETUP_LIFETIME)
+                .await
+                .map_err(person_not_found)?;
+            Ok((person, code))
+        }
+        .await;
+        let tenant = r.as_ref().ok().map(|(p, _)| p.tenant_id);
+        self.record("user.link", tenant, Some(id.to_string()), &r);
+        r
+    }
+
     /// Deletes a person and ends their sessions. Audited as `user.delete`.
     pub async fn delete_person(&self, id: UserId) -> Result<(), CoreError> {
         let tenant = self.person(id).await.ok().map(|p| p.tenant_id);

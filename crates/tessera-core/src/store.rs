@@ -240,6 +240,14 @@ pub trait PeopleStore: Send + Sync {
         now: OffsetDateTime,
         password_hash: &str,
     ) -> Result<Person, StoreError>;
+    /// Gives a person a new setup code (the previous one stops working); `NotFound` when there
+    /// is no such person.
+    async fn renew_setup(
+        &self,
+        id: UserId,
+        setup_digest: &str,
+        setup_expires: OffsetDateTime,
+    ) -> Result<(), StoreError>;
     /// Deletes a person and their sessions.
     async fn delete_person(&self, id: UserId) -> Result<(), StoreError>;
     /// Inserts a session.

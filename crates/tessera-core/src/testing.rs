@@ -1019,6 +1019,14 @@ pub async fn people_and_sessions(store: Arc<dyn Store>) {
         .unwrap();
     clock.advance(Duration::hours(25));
     assert!(admin.set_password(&bob_code, pw, None).await.is_err());
+    // A new link replaces the expired one.
+    let (_, renewed) = admin.renew_setup(bob.id).await.unwrap();
+    let (again, _) = admin.set_password(&renewed, pw, None).await.unwrap();
+    assert_eq!(again.id, bob.id);
+    assert!(matches!(
+        admin.renew_setup(crate::ids::UserId::random()).await,
+        Err(CoreError::NotFound(_))
+    ));
     let people: Vec<String> = admin
         .people(t.id)
         .await

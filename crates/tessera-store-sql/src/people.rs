@@ -136,6 +136,26 @@ where
         Ok(StoredPerson::try_from(r)?.person)
     }
 
+    async fn renew_setup(
+        &self,
+        id: UserId,
+        setup_digest: &str,
+        setup_expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE people SET setup_digest = $1, setup_expires_at = $2 WHERE id = $3")
+                .bind(setup_digest.to_owned())
+                .bind(ts(setup_expires))
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(map_err::<E>)?;
+        if E::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn delete_person(&self, id: UserId) -> Result<(), StoreError> {
         // The sessions go with the person (ON DELETE CASCADE).
         let done = sqlx::query("DELETE FROM people WHERE id = $1")

@@ -151,6 +151,12 @@ pub enum UserCmd {
         #[arg(long)]
         tenant: TenantId,
     },
+    /// A new one-time password link for a person (a lost password, an expired invitation); the
+    /// previous link stops working.
+    Link {
+        /// User id.
+        id: UserId,
+    },
     /// Delete a person; their sessions end at once.
     Delete {
         /// User id.

@@ -891,11 +891,22 @@ pub(super) async fn invite(
         c.me.acting(&state).delete_person(id).await?;
         return Ok(see_other(&format!("/hub/tenants/{}/users", tenant.id)));
     }
-    let role = field(&c.form, "role")?.parse()?;
-    let (person, code) =
-        c.me.acting(&state)
-            .create_person(tenant.id, field(&c.form, "email")?, role)
-            .await?;
+    let (person, code) = match c.form.get("renew") {
+        // A new link for someone of this tenant (a lost password, an expired invitation).
+        Some(id) => {
+            let id: UserId = parse(id)?;
+            if state.admin.person(id).await?.tenant_id != tenant.id {
+                return Err(HubError::NotFound);
+            }
+            c.me.acting(&state).renew_setup(id).await?
+        }
+        None => {
+            let role = field(&c.form, "role")?.parse()?;
+            c.me.acting(&state)
+                .create_person(tenant.id, field(&c.form, "email")?, role)
+                .await?
+        }
+    };
     let link = setup_link(&state.config.issuer, &code);
     let people = state.admin.people(tenant.id).await?;
     let csrf = c.me.csrf();

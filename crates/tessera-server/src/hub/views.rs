@@ -585,8 +585,8 @@ pub fn users(f: &Frame<'_>, people: &[Person], invited: Option<(&str, &str)>) ->
             h1 { "Users" }
             @if let Some((email, link)) = invited {
                 div.card role="status" {
-                    h2 { "Invitation for " (email) }
-                    p { "Send this link to " (email) " through a channel you trust. It sets their password, works once and expires in 24 hours; it is not shown again." }
+                    h2 { "Password link for " (email) }
+                    p { "Send this link to " (email) " through a channel you trust. It sets their password, works once and expires in 24 hours; it is not shown again, and any earlier link of theirs no longer works." }
                     (copyable("invite-link", "Password link", link, false))
                 }
             }
@@ -601,6 +601,11 @@ pub fn users(f: &Frame<'_>, people: &[Person], invited: Option<(&str, &str)>) ->
                                 td { @if p.password_set { "active" } @else { "invited" } }
                                 td { (day(p.created_at)) }
                                 td.row-actions {
+                                    form method="post" action=(action) {
+                                        (csrf(f.csrf))
+                                        input type="hidden" name="renew" value=(p.id);
+                                        button.secondary.small type="submit" aria-label={ "New password link for " (p.email) } { "New link" }
+                                    }
                                     @if p.id != f.me.id {
                                         form method="post" action=(action) {
                                             (csrf(f.csrf))

@@ -22,6 +22,13 @@ pub async fn run(admin: &ActingAdmin, c: UserCmd, issuer: &str) -> Result<Value>
             v["setup_link_expires_in_hours"] = json!(SETUP_LIFETIME.whole_hours());
             Ok(v)
         }
+        UserCmd::Link { id } => {
+            let (person, code) = admin.renew_setup(id).await?;
+            let mut v = to_json(&person)?;
+            v["setup_link"] = json!(setup_link(issuer, &code));
+            v["setup_link_expires_in_hours"] = json!(SETUP_LIFETIME.whole_hours());
+            Ok(v)
+        }
         UserCmd::List { tenant } => to_json(&admin.people(tenant).await?),
         UserCmd::Delete { id } => {
             admin.delete_person(id).await?;

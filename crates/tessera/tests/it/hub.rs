@@ -653,6 +653,37 @@ fn rotation_invitations_and_child_tenants() {
     );
     let users = me.get(&server, &format!("/hub/tenants/{child}/users")).text;
     assert!(users.contains("bob@shop.example") && !users.contains(&invite_link));
+    // A new link for Bob (a lost password): the old link is dead, the new one works.
+    let bob_id = s(&env.cli(&["user", "list", "--tenant", &child])[0]["id"]);
+    let a = me.post(
+        &server,
+        &format!("/hub/tenants/{child}/users"),
+        &format!("renew={bob_id}"),
+        Some(&me.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    let renewed = hidden_value(&a.text, "invite-link");
+    assert_ne!(renewed, invite_link);
+    let again = set_password(&server, &renewed[renewed.find("/hub/").unwrap()..]);
+    assert_eq!(
+        again
+            .get(&server, &format!("/hub/tenants/{child}/applications"))
+            .status,
+        200
+    );
+    // Not for someone of another tenant.
+    let other = s(&env.cli(&["user", "list", "--tenant", &iso])[0]["id"]);
+    let a = bob.post(
+        &server,
+        &format!("/hub/tenants/{child}/users"),
+        &format!("renew={other}"),
+        Some(&bob.csrf),
+        &[],
+    );
+    assert_eq!(a.status, 403, "a viewer");
+    let cli = env.cli(&["user", "link", &other]);
+    assert!(s(&cli["setup_link"]).contains("/hub/setup?code="));
 }
 
 /// People of a disabled or deleted tenant, or of a tenant below one, are shut out of the
