@@ -272,8 +272,8 @@ impl Issuer {
         creds: Credentials<'_>,
         now: OffsetDateTime,
     ) -> Result<AuthenticatedClient, TokenError> {
-        // The front end's request log names the client (a no-op outside a request span).
-        tracing::Span::current().record("client_id", tracing::field::display(&creds.client_id));
+        // The front end's request log names the client.
+        crate::context::note_client(creds.client_id);
         // Before the secret is looked at: a caller past its failure budget learns nothing.
         let mono = std::time::Instant::now();
         self.throttle

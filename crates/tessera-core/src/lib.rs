@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod audit;
 pub mod clock;
+pub mod context;
 pub mod directory;
 pub mod error;
 pub mod ids;

@@ -38,14 +38,15 @@ fn one_json_line_per_request_with_its_request_id_and_no_secret() {
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .find(|v| {
-                v["fields"]["message"] == "request" && v["span"]["request_id"] == "trace-42.a:b_c"
+                v["fields"]["message"] == "request" && v["fields"]["request_id"] == "trace-42.a:b_c"
             });
         found.is_some()
     });
     let line = found.unwrap();
-    assert_eq!(line["span"]["method"], "POST");
-    assert_eq!(line["span"]["route"], "/oauth2/token");
-    assert_eq!(line["span"]["client_id"], c.client_id.as_str());
+    assert_eq!(line["target"], "tessera::request");
+    assert_eq!(line["fields"]["method"], "POST");
+    assert_eq!(line["fields"]["route"], "/oauth2/token");
+    assert_eq!(line["fields"]["client_id"], c.client_id.as_str());
     assert_eq!(line["fields"]["status"], 200);
     assert!(line["fields"]["latency_ms"].is_number(), "{line}");
     // Lines are written by a thread of their own: the one for the JWKS request may trail.
