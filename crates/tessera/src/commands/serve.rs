@@ -48,7 +48,7 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     if json {
         builder
             .json()
-            .with_current_span(true)
+            .with_current_span(false)
             .with_span_list(false)
             .init();
     } else {
@@ -162,6 +162,10 @@ pub async fn run(s: Settings, args: ServeArgs) -> Result<()> {
         line["demo"] = demo(&admin, &issuer).await?;
         // Make the demo client usable at once rather than at the next poll.
         state.directory.refresh(state.store.as_ref()).await?;
+    }
+    // The gauges read from the directory are set before the first scrape can arrive.
+    if tessera_server::telemetry::enabled() {
+        tessera_server::telemetry::sample_directory(&state);
     }
     loading.ready(tessera_server::router(state.clone()));
     println!("{line}");
