@@ -18,6 +18,6 @@ CREDS=$(head -1 "$DATA/creds.txt" | sed 's/^Basic //' | base64 -d)
 TESSERA_LOG=warn ./target/release/tessera serve --listen "127.0.0.1:$PORT" > /dev/null 2> "$DATA/server.log" &
 SPID=$!
 trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
+for _ in $(seq 1 200); do [ "$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT/readyz")" = 200 ] && break; sleep 0.05; done
 ./target/release/tessera-bench-bruteforce "http://127.0.0.1:$PORT" "${CREDS%%:*}" "${CREDS#*:}" "$SPID" \
   "$SECONDS_ATTACK" "$MADE_UP"

@@ -57,7 +57,7 @@ TESSERA_LOG="${SERVER_LOG:-warn}" ./target/release/tessera serve --listen "127.0
   > "$OUTDIR/$LABEL.serve.json" 2> "$LOG" &
 SPID=$!
 trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; stop_pg; rm -rf "$DATA"' EXIT
-for _ in $(seq 1 200); do curl -sk -o /dev/null "$SCHEME://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
+for _ in $(seq 1 200); do [ "$(curl -sk -o /dev/null -w "%{http_code}" "$SCHEME://127.0.0.1:$PORT/readyz")" = 200 ] && break; sleep 0.05; done
 # sanity: one request, decode the token
 curl -sk -H "Authorization: $(head -1 "$DATA/creds.txt")" -d grant_type=client_credentials \
   "$SCHEME://127.0.0.1:$PORT/oauth2/token" > "$OUTDIR/$LABEL.sample.json"

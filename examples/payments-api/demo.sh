@@ -11,7 +11,7 @@ export TESSERA_DATABASE_URL="sqlite://$DATA/tessera.db"
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
 $BIN/tessera serve --listen 127.0.0.1:18080 > "$DATA/tessera.out" 2> "$DATA/tessera.log" &
-until curl -sf http://127.0.0.1:18080/healthz > /dev/null; do sleep 0.1; done
+until curl -sf http://127.0.0.1:18080/readyz > /dev/null; do sleep 0.1; done
 
 T=$($BIN/tessera tenant create --name Shop | json '["id"]')
 APP=$($BIN/tessera app create --tenant "$T" --name checkout --role merchant | json '["client_id"]')
