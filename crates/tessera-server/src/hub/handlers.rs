@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
-use tessera_core::admin::NewTenant;
+use tessera_core::admin::{CreatedSecret, NewTenant};
 use tessera_core::audit::AuditQuery;
 use tessera_core::ids::{ClientId, SecretId, UserId};
 use tessera_core::issue::ADMIN;
@@ -414,8 +414,15 @@ fn reveal_aad(me: &Me) -> String {
     format!("hub-reveal/{}", me.ticket.digest())
 }
 
-fn seal_reveal(state: &AppState, me: &Me, r: &Reveal) -> Result<String, HubError> {
-    let json = serde_json::to_vec(r).map_err(|e| CoreError::Invalid(e.to_string()))?;
+/// The cookie that carries a secret just made to the page that shows it.
+fn seal_reveal(state: &AppState, me: &Me, created: &CreatedSecret) -> Result<String, HubError> {
+    let r = Reveal {
+        app: created.meta.client_id,
+        name: created.meta.name.clone(),
+        value: created.value.expose().to_owned(),
+        until: state.clock.now().unix_timestamp() + REVEAL_SECONDS,
+    };
+    let json = serde_json::to_vec(&r).map_err(|e| CoreError::Invalid(e.to_string()))?;
     let sealed = state
         .hub_cipher
         .seal(&reveal_aad(me), &json)
@@ -473,16 +480,7 @@ pub(super) async fn add_secret(
         c.me.acting(&state)
             .create_secret(app.client_id, field(&c.form, "name")?, Some(days))
             .await?;
-    let cookie = seal_reveal(
-        &state,
-        &c.me,
-        &Reveal {
-            app: app.client_id,
-            name: created.meta.name.clone(),
-            value: created.value.expose().to_owned(),
-            until: state.clock.now().unix_timestamp() + REVEAL_SECONDS,
-        },
-    )?;
+    let cookie = seal_reveal(&state, &c.me, &created)?;
     Ok(changed(with_cookies(
         see_other(&format!("/hub/applications/{}/record", app.client_id)),
         [cookie],
@@ -640,16 +638,7 @@ async fn rotate_to_reveal(
         .acting(state)
         .rotate_secret(app.client_id, old, time::Duration::seconds(grace))
         .await?;
-    seal_reveal(
-        state,
-        me,
-        &Reveal {
-            app: app.client_id,
-            name: created.meta.name.clone(),
-            value: created.value.expose().to_owned(),
-            until: state.clock.now().unix_timestamp() + REVEAL_SECONDS,
-        },
-    )
+    seal_reveal(state, me, &created)
 }
 
 pub(super) async fn rotate(
@@ -811,16 +800,7 @@ async fn new_key_secret(state: &AppState, me: &Me, app: &Application) -> Result<
         .acting(state)
         .create_secret(app.client_id, "Secret Key", None)
         .await?;
-    seal_reveal(
-        state,
-        me,
-        &Reveal {
-            app: app.client_id,
-            name: created.meta.name.clone(),
-            value: created.value.expose().to_owned(),
-            until: state.clock.now().unix_timestamp() + REVEAL_SECONDS,
-        },
-    )
+    seal_reveal(state, me, &created)
 }
 
 // --- Tenants, people, audit ---
