@@ -40,10 +40,19 @@ pub struct AppEntry {
 // Values are boxed: at a million entries a hash table holds about twice as many slots as
 // entries (a power of two), and a slot is a key and a pointer instead of a whole record; see
 // BENCHMARKS.md, "A million merchants".
+//
+// Deleted applications and tenants are kept as ids only (with the tenant an application
+// belonged to, and the parent of a tenant): enough for the dialects to tell "deleted" from
+// "never existed", for the audit to name the tenant, and for the revocation feed's ancestry,
+// at about 40 bytes each instead of the whole record.
 #[derive(Default)]
 struct State {
     tenants: HashMap<TenantId, Box<Tenant>>,
     apps: HashMap<ClientId, Box<AppEntry>>,
+    /// Deleted applications: their tenant.
+    deleted_apps: HashMap<ClientId, TenantId>,
+    /// Deleted tenants: their parent.
+    deleted_tenants: HashMap<TenantId, Option<TenantId>>,
     revocations: RevocationList,
     /// Revocation records ordered by sequence number, each once: the feed.
     revocation_log: Vec<RevocationRecord>,
@@ -96,18 +105,36 @@ impl std::fmt::Debug for Directory {
     }
 }
 
-impl Directory {
-    /// Runs `f` on an application and its tenant, under the read lock.
-    pub fn with_app<R>(
-        &self,
-        id: &ClientId,
-        f: impl FnOnce(Option<(&AppEntry, Option<&Tenant>)>) -> R,
-    ) -> R {
-        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        match st.apps.get(id) {
-            Some(e) => f(Some((e, st.tenants.get(&e.app.tenant_id).map(|t| &**t)))),
-            None => f(None),
+/// What the directory knows of a client id.
+#[derive(Debug)]
+pub enum Found<'a> {
+    /// A live (active or disabled) application, and its tenant unless that was deleted.
+    App(&'a AppEntry, Option<&'a Tenant>),
+    /// A deleted application, and the tenant it belonged to.
+    Deleted(TenantId),
+}
+
+impl Found<'_> {
+    /// The application's tenant.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Found::App(e, _) => e.app.tenant_id,
+            Found::Deleted(t) => *t,
         }
+    }
+}
+
+impl Directory {
+    /// Runs `f` on what is known of an application (`None`: never existed), under the read lock.
+    pub fn with_app<R>(&self, id: &ClientId, f: impl FnOnce(Option<Found<'_>>) -> R) -> R {
+        let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = st.apps.get(id) {
+            return f(Some(Found::App(
+                e,
+                st.tenants.get(&e.app.tenant_id).map(|t| &**t),
+            )));
+        }
+        f(st.deleted_apps.get(id).map(|t| Found::Deleted(*t)))
     }
 
     /// The last sequence number applied.
@@ -198,9 +225,7 @@ impl Directory {
             }
             let visible = match rec.tenant {
                 None => true,
-                Some(t) => *below
-                    .entry(t)
-                    .or_insert_with(|| is_within(&st.tenants, t, reader)),
+                Some(t) => *below.entry(t).or_insert_with(|| is_within(&st, t, reader)),
             };
             if !visible {
                 continue;
@@ -243,16 +268,22 @@ impl Directory {
         }
         st.tenants.reserve(c.tenants.len());
         for t in c.tenants {
-            st.tenants.insert(t.id, Box::new(t));
+            if t.status == TenantStatus::Deleted {
+                st.tenants.remove(&t.id);
+                st.deleted_tenants.insert(t.id, t.parent_id);
+            } else if !st.deleted_tenants.contains_key(&t.id) {
+                st.tenants.insert(t.id, Box::new(t));
+            }
         }
         st.apps.reserve(c.apps.len());
         for a in c.apps {
-            // A deleted application stays as a tombstone without secrets, so that dialects can
-            // tell "deleted" from "never existed".
-            if let Some(e) = st.apps.get_mut(&a.client_id) {
-                if a.status == AppStatus::Deleted {
-                    e.secrets.clear();
-                }
+            // Deletion is final: the application leaves, its id stays (see `State`).
+            if a.status == AppStatus::Deleted {
+                st.apps.remove(&a.client_id);
+                st.deleted_apps.insert(a.client_id, a.tenant_id);
+            } else if st.deleted_apps.contains_key(&a.client_id) {
+                continue;
+            } else if let Some(e) = st.apps.get_mut(&a.client_id) {
                 e.app = a;
             } else {
                 st.apps.insert(
@@ -268,9 +299,6 @@ impl Directory {
             let Some(e) = st.apps.get_mut(&s.meta.client_id) else {
                 continue;
             };
-            if e.app.status == AppStatus::Deleted {
-                continue;
-            }
             e.secrets.retain(|x| x.id != s.meta.id);
             if !s.deleted {
                 e.secrets.push(CachedSecret {
@@ -293,19 +321,17 @@ impl Directory {
     pub fn stats(&self, now: OffsetDateTime, before: OffsetDateTime) -> DirectoryStats {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         let mut stats = DirectoryStats {
-            tenants: st.tenants.len(),
-            applications: st.apps.len(),
+            tenants: st.tenants.len() + st.deleted_tenants.len(),
+            applications: st.apps.len() + st.deleted_apps.len(),
             ..DirectoryStats::default()
         };
         for e in st.apps.values() {
             stats.secrets += e.secrets.len();
-            if e.app.status != AppStatus::Deleted {
-                stats.expiring += e
-                    .secrets
-                    .iter()
-                    .filter(|s| now <= s.expires_at && s.expires_at < before)
-                    .count();
-            }
+            stats.expiring += e
+                .secrets
+                .iter()
+                .filter(|s| now <= s.expires_at && s.expires_at < before)
+                .count();
         }
         stats
     }
@@ -313,10 +339,13 @@ impl Directory {
     /// Counts, for diagnostics: (tenants, applications).
     pub fn counts(&self) -> (usize, usize) {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        (st.tenants.len(), st.apps.len())
+        (
+            st.tenants.len() + st.deleted_tenants.len(),
+            st.apps.len() + st.deleted_apps.len(),
+        )
     }
 
-    /// A tenant, tombstones included.
+    /// A live (active or disabled) tenant.
     pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         st.tenants.get(id).map(|t| Tenant::clone(t))
@@ -328,7 +357,7 @@ impl Directory {
         let mut v: Vec<Tenant> = st
             .tenants
             .values()
-            .filter(|t| t.parent_id.as_ref() == Some(parent) && t.status != TenantStatus::Deleted)
+            .filter(|t| t.parent_id.as_ref() == Some(parent))
             .map(|t| Tenant::clone(t))
             .collect();
         v.sort_by_key(|t| (t.created_at, t.id));
@@ -338,23 +367,30 @@ impl Directory {
     /// A tenant's status (helper for tests and dialects).
     pub fn tenant_status(&self, id: &TenantId) -> Option<TenantStatus> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        st.tenants.get(id).map(|t| t.status)
+        match st.tenants.get(id) {
+            Some(t) => Some(t.status),
+            None => st
+                .deleted_tenants
+                .contains_key(id)
+                .then_some(TenantStatus::Deleted),
+        }
     }
 }
 
 /// Whether `tenant` is `ancestor` or lies below it. Walks up the parents (tombstones
 /// included: a deleted child's records still concern its parent), at most once round the
 /// directory, so that corrupt data with a cycle cannot hang the feed.
-fn is_within(
-    tenants: &HashMap<TenantId, Box<Tenant>>,
-    tenant: TenantId,
-    ancestor: &TenantId,
-) -> bool {
+fn is_within(st: &State, tenant: TenantId, ancestor: &TenantId) -> bool {
     let mut cur = Some(tenant);
-    for _ in 0..=tenants.len() {
+    for _ in 0..=st.tenants.len() + st.deleted_tenants.len() {
         match cur {
             Some(t) if t == *ancestor => return true,
-            Some(t) => cur = tenants.get(&t).and_then(|t| t.parent_id),
+            Some(t) => {
+                cur = match st.tenants.get(&t) {
+                    Some(live) => live.parent_id,
+                    None => st.deleted_tenants.get(&t).copied().flatten(),
+                }
+            }
             None => return false,
         }
     }
@@ -434,7 +470,10 @@ mod tests {
     }
 
     fn secrets(d: &Directory, id: &ClientId) -> usize {
-        d.with_app(id, |e| e.map_or(0, |(e, _)| e.secrets.len()))
+        d.with_app(id, |e| match e {
+            Some(Found::App(e, _)) => e.secrets.len(),
+            _ => 0,
+        })
     }
 
     /// Two refreshes that read the store in one order and apply in the other: the older change

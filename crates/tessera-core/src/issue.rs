@@ -4,7 +4,7 @@
 
 use crate::audit::{AuditBuffer, AuditEvent, Outcome};
 use crate::clock::Clock;
-use crate::directory::{AppEntry, Directory};
+use crate::directory::{AppEntry, Directory, Found};
 use crate::error::{AuthFailure, TokenError};
 use crate::ids::{ClientId, SecretId, TenantId};
 use crate::keyring::Keyring;
@@ -281,10 +281,10 @@ impl Issuer {
             .map_err(|t| TokenError::Throttled(t.retry_after))?;
         let presented = self.pepper.digest_presented(creds.secret);
         let result = self.directory.with_app(&creds.client_id, |found| {
-            let (entry, tenant) = found.ok_or(AuthFailure::UnknownClient)?;
-            if entry.app.status == AppStatus::Deleted {
-                return Err(AuthFailure::ClientDeleted);
-            }
+            let (entry, tenant) = match found.ok_or(AuthFailure::UnknownClient)? {
+                Found::App(entry, tenant) => (entry, tenant),
+                Found::Deleted(_) => return Err(AuthFailure::ClientDeleted),
+            };
             let digest = presented.ok_or(AuthFailure::BadSecret)?;
             // Compare against every secret, without stopping early.
             let mut matched = None;
@@ -341,7 +341,7 @@ impl Issuer {
     fn audit_failure(&self, creds: &Credentials<'_>, f: AuthFailure, now: OffsetDateTime) {
         let tenant_id = self
             .directory
-            .with_app(&creds.client_id, |e| e.map(|(e, _)| e.app.tenant_id));
+            .with_app(&creds.client_id, |e| e.map(|f| f.tenant_id()));
         self.audit.record(AuditEvent {
             at: now,
             actor: creds.client_id.to_string(),
@@ -458,10 +458,10 @@ impl Issuer {
             .parse()
             .map_err(|_| TokenError::InvalidClient(AuthFailure::BadSecret))?;
         let found = self.directory.with_app(&client_id, |found| {
-            let (entry, tenant) = found.ok_or(AuthFailure::UnknownClient)?;
-            if entry.app.status == AppStatus::Deleted {
-                return Err(AuthFailure::ClientDeleted);
-            }
+            let (entry, tenant) = match found.ok_or(AuthFailure::UnknownClient)? {
+                Found::App(entry, tenant) => (entry, tenant),
+                Found::Deleted(_) => return Err(AuthFailure::ClientDeleted),
+            };
             let secret = entry
                 .secrets
                 .iter()

@@ -9,7 +9,7 @@ use crate::CoreError;
 use crate::admin::{ActingAdmin, Admin, CreatedSecret, NewTenant, SecretPolicy};
 use crate::audit::{Actor, AuditBuffer};
 use crate::clock::{Clock, ManualClock};
-use crate::directory::Directory;
+use crate::directory::{Directory, Found};
 use crate::ids::{ClientId, SecretId, TenantId};
 use crate::keyring::Keyring;
 use crate::master::MasterKey;
@@ -427,7 +427,10 @@ pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.secrets.len())),
+        dir.with_app(&a.client_id, |e| match e {
+            Some(Found::App(e, _)) => Some(e.secrets.len()),
+            _ => None,
+        }),
         Some(1)
     );
     admin
@@ -444,7 +447,10 @@ pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(dir.seq() > before);
     assert_eq!(
-        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.secrets.len())),
+        dir.with_app(&a.client_id, |e| match e {
+            Some(Found::App(e, _)) => Some(e.secrets.len()),
+            _ => None,
+        }),
         Some(0)
     );
     assert_eq!(dir.tenant_status(&t.id), Some(TenantStatus::Disabled));
@@ -455,9 +461,13 @@ pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
     dir.refresh(store.as_ref())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // A deleted application is remembered by its id and tenant only.
     assert_eq!(
-        dir.with_app(&a.client_id, |e| e.map(|(e, _)| e.app.status)),
-        Some(AppStatus::Deleted)
+        dir.with_app(&a.client_id, |e| match e {
+            Some(Found::Deleted(tenant)) => Some(tenant),
+            _ => None,
+        }),
+        Some(t.id)
     );
     // Nothing new: the feed returns nothing and the sequence stays.
     let seq = dir.seq();
