@@ -53,6 +53,9 @@ struct State {
     deleted_apps: HashMap<ClientId, TenantId>,
     /// Deleted tenants: their parent.
     deleted_tenants: HashMap<TenantId, Option<TenantId>>,
+    /// The live children of each tenant that has any (a partner's business applications are
+    /// listed per request: no walk over every tenant).
+    children: HashMap<TenantId, Vec<TenantId>>,
     revocations: RevocationList,
     /// Revocation records ordered by sequence number, each once: the feed.
     revocation_log: Vec<RevocationRecord>,
@@ -270,8 +273,21 @@ impl Directory {
         for t in c.tenants {
             if t.status == TenantStatus::Deleted {
                 st.tenants.remove(&t.id);
+                if let Some(p) = t.parent_id
+                    && let Some(kids) = st.children.get_mut(&p)
+                {
+                    kids.retain(|k| *k != t.id);
+                    if kids.is_empty() {
+                        st.children.remove(&p);
+                    }
+                }
                 st.deleted_tenants.insert(t.id, t.parent_id);
             } else if !st.deleted_tenants.contains_key(&t.id) {
+                if let Some(p) = t.parent_id
+                    && !st.tenants.contains_key(&t.id)
+                {
+                    st.children.entry(p).or_default().push(t.id);
+                }
                 st.tenants.insert(t.id, Box::new(t));
             }
         }
@@ -355,9 +371,11 @@ impl Directory {
     pub fn children(&self, parent: &TenantId) -> Vec<Tenant> {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Tenant> = st
-            .tenants
-            .values()
-            .filter(|t| t.parent_id.as_ref() == Some(parent))
+            .children
+            .get(parent)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| st.tenants.get(k))
             .map(|t| Tenant::clone(t))
             .collect();
         v.sort_by_key(|t| (t.created_at, t.id));
@@ -699,5 +717,48 @@ mod tests {
         });
         assert_eq!(d.seq(), 4);
         assert_eq!(secrets(&d, &app.client_id), 0);
+    }
+
+    /// Children are listed from an index kept with every change: added, deleted, and a
+    /// disabled child still listed.
+    #[test]
+    fn children_follow_changes() {
+        let (parent, _, _) = world();
+        let child = |name: &str, seq: i64| Tenant {
+            id: TenantId::random(),
+            name: name.into(),
+            parent_id: Some(parent.id),
+            created_at: datetime!(2026-01-01 0:00 UTC) + time::Duration::seconds(seq),
+            ..parent.clone()
+        };
+        let (a, b) = (child("a", 1), child("b", 2));
+        let d = Directory::default();
+        d.apply(ChangeSet {
+            seq: 1,
+            tenants: vec![parent.clone(), a.clone(), b.clone()],
+            ..ChangeSet::default()
+        });
+        let names = |d: &Directory| -> Vec<String> {
+            d.children(&parent.id).into_iter().map(|t| t.name).collect()
+        };
+        assert_eq!(names(&d), ["a", "b"]);
+        d.apply(ChangeSet {
+            seq: 2,
+            tenants: vec![
+                Tenant {
+                    status: TenantStatus::Deleted,
+                    ..a.clone()
+                },
+                Tenant {
+                    status: TenantStatus::Disabled,
+                    ..b.clone()
+                },
+            ],
+            ..ChangeSet::default()
+        });
+        assert_eq!(names(&d), ["b"]);
+        assert_eq!(d.tenant_status(&a.id), Some(TenantStatus::Deleted));
+        assert!(d.tenant(&a.id).is_none());
+        assert!(d.children(&b.id).is_empty());
     }
 }
