@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod database;
 mod layers;
+mod line_batch;
 mod master_key;
 mod output;
 mod settings;

@@ -26,7 +26,12 @@ fn log_format(setting: Option<&str>) -> Result<bool> {
 }
 
 /// Sets up logging to stderr; log lines are written until the returned guard is dropped.
-fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(
+    json: bool,
+) -> (
+    tracing_appender::non_blocking::WorkerGuard,
+    Option<crate::line_batch::LineBatch>,
+) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter =
@@ -46,15 +51,20 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer);
     if json {
+        // The request line, the one written per request, goes to a batch writer of its own
+        // (`line_batch`); every other line through the formatter.
+        let batch = crate::line_batch::LineBatch::start(Box::new(std::io::stderr()));
+        tessera_server::request_log::set_json_sink(batch.sink());
         builder
             .json()
             .with_current_span(false)
             .with_span_list(false)
             .init();
+        (guard, Some(batch))
     } else {
         builder.init();
+        (guard, None)
     }
-    guard
 }
 
 /// Runs the server until SIGINT or SIGTERM.
