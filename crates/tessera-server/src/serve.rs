@@ -180,6 +180,11 @@ pub async fn serve_with_limits(
         .max_headers(64)
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10));
+    if tls.is_some() {
+        // Over TLS, a vectored write of head and body becomes one TLS record each (two
+        // encryptions, two record headers); flattened, a response is one record.
+        http.writev(false);
+    }
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
