@@ -392,27 +392,41 @@ impl FileConfig {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (OsString, OsString)>,
     ) -> Result<(FileConfig, Sources)> {
+        let text = path
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))
+            })
+            .transpose()?;
+        let file = path.map(|p| p.display().to_string());
+        FileConfig::parse(file.as_deref().zip(text.as_deref()), env)
+    }
+
+    /// [`FileConfig::load`] on text already read: `file` is the file's name and contents, if
+    /// there is a file. Every problem is an error, never a panic (fuzzed: `fuzz/`, target
+    /// `config`).
+    pub fn parse(
+        file: Option<(&str, &str)>,
+        env: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<(FileConfig, Sources)> {
         let mut sources = Sources::default();
         let mut tree = Value::Object(Map::new());
-        if let Some(path) = path {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?;
+        if let Some((name, text)) = file {
             // Only the parser's message, not the error itself: its Display quotes the offending
             // line, which may be the database URL with its password. Parsed as the typed config
             // first, so that the message names the file's line and key.
-            let parse_error = |e: toml::de::Error| {
-                anyhow::anyhow!("config file {}: {}", path.display(), e.message())
-            };
-            toml::from_str::<FileConfig>(&text).map_err(parse_error)?;
-            let table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+            let parse_error =
+                |e: toml::de::Error| anyhow::anyhow!("config file {name}: {}", e.message());
+            toml::from_str::<FileConfig>(text).map_err(parse_error)?;
+            let table: toml::Table = toml::from_str(text).map_err(parse_error)?;
             tree = serde_json::to_value(table)?;
-            sources.mark_leaves(&tree, &Source::File(path.display().to_string()));
+            sources.mark_leaves(&tree, &Source::File(name.to_owned()));
         }
         let shape = serde_json::to_value(FileConfig::default())?;
         let vars = layers::apply_env(&mut tree, &shape, env, &mut sources)?;
-        let origin = match (path, vars.is_empty()) {
-            (Some(p), true) => format!("config file {}", p.display()),
-            (Some(p), false) => format!("config file {} with {}", p.display(), vars.join(", ")),
+        let origin = match (file, vars.is_empty()) {
+            (Some((p, _)), true) => format!("config file {p}"),
+            (Some((p, _)), false) => format!("config file {p} with {}", vars.join(", ")),
             (None, _) => format!("settings from {}", vars.join(", ")),
         };
         let cfg: FileConfig =

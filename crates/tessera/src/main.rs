@@ -3,10 +3,10 @@
 //! the HTTP layer). Every command prints JSON on stdout; errors go to stderr with a non-zero exit.
 
 mod args;
+// The configuration is the library half of this crate (fuzzed from there).
+use tessera::{config, layers};
 mod commands;
-mod config;
 mod database;
-mod layers;
 mod line_batch;
 mod master_key;
 mod output;
