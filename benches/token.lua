@@ -3,6 +3,8 @@
 -- Counts non-200 answers and 200s without an access_token, like ../shared/ceiling/token.lua, so
 -- that a fast error path cannot pass for throughput. Prints one RESULT line in the same format.
 local creds_file = os.getenv("CREDS")
+-- The token endpoint's path: tessera's by default; peers.sh points it at another server's.
+local token_path = os.getenv("TOKEN_PATH") or "/oauth2/token"
 local requests = {}
 local idx = 0
 
@@ -12,7 +14,7 @@ function setup(thread) table.insert(threads, thread) end
 function init(args)
   non200 = 0; notoken = 0; first_bad = ""
   for line in io.lines(creds_file) do
-    table.insert(requests, wrk.format("POST", "/oauth2/token", {
+    table.insert(requests, wrk.format("POST", token_path, {
       ["Authorization"] = line,
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Accept"] = "application/json",
