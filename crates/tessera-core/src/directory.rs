@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 pub const REVOCATION_FEED_PAGE: usize = 1_000;
 
 /// A secret as the directory holds it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CachedSecret {
     /// Id.
     pub id: SecretId,
@@ -26,6 +26,40 @@ pub struct CachedSecret {
     pub digest: Digest,
     /// Expiry.
     pub expires_at: OffsetDateTime,
+    /// When this node last noted the secret's use for `last_used_at` (epoch seconds; 0: not
+    /// yet). See [`CachedSecret::note_use`].
+    pub last_noted: AtomicI64,
+}
+
+impl Clone for CachedSecret {
+    fn clone(&self) -> Self {
+        CachedSecret {
+            id: self.id,
+            digest: self.digest,
+            expires_at: self.expires_at,
+            last_noted: AtomicI64::new(self.last_noted.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// `last_used_at` is kept to five minutes: a secret's use is written at most once in that time
+/// per node. Writing every use (batched once a second), a node serving a million merchants
+/// wrote a row for almost every token, tens of thousands a second (BENCHMARKS.md, "A million
+/// merchants"); five minutes is still fine enough to watch an integration move to a rotated
+/// secret.
+pub const USAGE_GRANULARITY_SECS: i64 = 300;
+
+impl CachedSecret {
+    /// Whether a use at `now` is to be written: the first in [`USAGE_GRANULARITY_SECS`].
+    pub fn note_use(&self, now: OffsetDateTime) -> bool {
+        let t = now.unix_timestamp();
+        let last = self.last_noted.load(Ordering::Relaxed);
+        t - last >= USAGE_GRANULARITY_SECS
+            && self
+                .last_noted
+                .compare_exchange(last, t, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 /// An application (or its tombstone) with its live secrets.
@@ -321,6 +355,7 @@ impl Directory {
                     id: s.meta.id,
                     digest: s.digest,
                     expires_at: s.meta.expires_at,
+                    last_noted: AtomicI64::new(0),
                 });
             }
         }

@@ -298,9 +298,14 @@ impl Issuer {
                 return Err(AuthFailure::SecretExpired);
             }
             standing(entry, tenant)?;
-            Ok((entry.app.tenant_id, secret_id, entry.app.role.clone()))
+            let note = entry
+                .secrets
+                .iter()
+                .find(|s| s.id == secret_id)
+                .is_some_and(|s| s.note_use(now));
+            Ok((entry.app.tenant_id, secret_id, entry.app.role.clone(), note))
         });
-        let (tenant_id, secret_id, role) = match result {
+        let (tenant_id, secret_id, role, note) = match result {
             Ok(v) => v,
             Err(f) => {
                 // Only what a guess produces counts: a caller that presented a real secret
@@ -328,7 +333,9 @@ impl Issuer {
             .scopes(&role)
             .cloned()
             .ok_or(TokenError::UnauthorizedClient)?;
-        self.usage.touch(secret_id, now);
+        if note {
+            self.usage.touch(secret_id, now);
+        }
         Ok(AuthenticatedClient {
             client_id: creds.client_id,
             tenant_id,
