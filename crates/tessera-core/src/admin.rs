@@ -86,7 +86,7 @@ impl std::fmt::Debug for Admin {
     }
 }
 
-fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
+pub(crate) fn not_found(what: &'static str) -> impl Fn(StoreError) -> CoreError {
     move |e| match e {
         StoreError::NotFound => CoreError::NotFound(what),
         other => other.into(),

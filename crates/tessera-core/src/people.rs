@@ -17,7 +17,7 @@
 //! browser; the database keeps only their SHA-256 digest, so that reading it does not let anyone
 //! sign in.
 
-use crate::admin::{ActingAdmin, Admin};
+use crate::admin::{ActingAdmin, Admin, not_found};
 use crate::audit::{Actor, Outcome};
 use crate::error::CoreError;
 use crate::ids::{TenantId, UserId};
@@ -291,13 +291,6 @@ pub async fn verify_password(hash: Option<String>, password: String) -> Result<b
     .await
 }
 
-fn person_not_found(e: StoreError) -> CoreError {
-    match e {
-        StoreError::NotFound => CoreError::NotFound("user"),
-        other => other.into(),
-    }
-}
-
 impl Admin {
     /// A person.
     pub async fn person(&self, id: UserId) -> Result<Person, CoreError> {
@@ -305,7 +298,7 @@ impl Admin {
             .store
             .get_person(id)
             .await
-            .map_err(person_not_found)?
+            .map_err(not_found("user"))?
             .person)
     }
 
@@ -438,7 +431,7 @@ impl Admin {
                 .store
                 .redeem_setup(&code.digest(), now, &hash)
                 .await
-                .map_err(person_not_found)?;
+                .map_err(not_found("user"))?;
             let ticket = self.open_session(person.id).await?;
             Ok((person, ticket))
         }
@@ -516,7 +509,7 @@ impl ActingAdmin {
             self.store
                 .renew_setup(id, &code.digest(), self.clock.now() + SETUP_LIFETIME)
                 .await
-                .map_err(person_not_found)?;
+                .map_err(not_found("user"))?;
             Ok((person, code))
         }
         .await;
@@ -528,7 +521,11 @@ impl ActingAdmin {
     /// Deletes a person and ends their sessions. Audited as `user.delete`.
     pub async fn delete_person(&self, id: UserId) -> Result<(), CoreError> {
         let tenant = self.person(id).await.ok().map(|p| p.tenant_id);
-        let r = self.store.delete_person(id).await.map_err(person_not_found);
+        let r = self
+            .store
+            .delete_person(id)
+            .await
+            .map_err(not_found("user"));
         self.record("user.delete", tenant, Some(id.to_string()), &r);
         r
     }

@@ -107,16 +107,21 @@ async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>)
     out.into_iter().flatten().collect()
 }
 
-/// A tenant with one application.
-async fn tenant_and_app(admin: &ActingAdmin) -> ClientId {
-    let t = admin
+/// A top-level tenant named "T".
+async fn tenant(admin: &ActingAdmin) -> crate::model::Tenant {
+    admin
         .create_tenant(NewTenant {
             name: "T".into(),
             kind: None,
             parent_id: None,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tenant with one application.
+async fn tenant_and_app(admin: &ActingAdmin) -> ClientId {
+    let t = tenant(admin).await;
     admin
         .create_app(t.id, "App", "merchant")
         .await
@@ -938,14 +943,7 @@ pub async fn audit_purge_deletes_only_older_events_in_batches(store: Arc<dyn Sto
 pub async fn people_and_sessions(store: Arc<dyn Store>) {
     use crate::people::{HubRole, Ticket};
     let (admin, clock, _) = admin(store.clone());
-    let t = admin
-        .create_tenant(NewTenant {
-            name: "T".into(),
-            kind: None,
-            parent_id: None,
-        })
-        .await
-        .unwrap();
+    let t = tenant(&admin).await;
     let (alice, code) = admin
         .create_person(t.id, " Alice@Example.com", HubRole::Admin)
         .await
@@ -1064,14 +1062,7 @@ pub async fn people_and_sessions(store: Arc<dyn Store>) {
 #[allow(clippy::unwrap_used, reason = "a conformance check fails by panicking")]
 pub async fn webhooks_and_one_notice_a_day(store: Arc<dyn Store>) {
     let (admin, _, master) = admin(store.clone());
-    let t = admin
-        .create_tenant(NewTenant {
-            name: "T".into(),
-            kind: None,
-            parent_id: None,
-        })
-        .await
-        .unwrap();
+    let t = tenant(&admin).await;
     let cipher = master.webhook_cipher();
     assert!(admin.webhook(t.id).await.unwrap().is_none());
     let (w, secret) = admin

@@ -9,12 +9,11 @@
 //! opened only to sign. "Once a day per secret, across all nodes" is the database's decision:
 //! the node whose insert of (secret, day) into the notice table succeeds sends it.
 
-use crate::admin::{ActingAdmin, Admin};
+use crate::admin::{ActingAdmin, Admin, not_found};
 use crate::error::CoreError;
 use crate::ids::TenantId;
 use crate::master::KeyCipher;
 use crate::model::SecretMeta;
-use crate::store::StoreError;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -273,10 +272,7 @@ impl ActingAdmin {
             .store
             .delete_webhook(tenant)
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound => CoreError::NotFound("webhook"),
-                other => other.into(),
-            });
+            .map_err(not_found("webhook"));
         self.record("webhook.delete", Some(tenant), Some(tenant.to_string()), &r);
         r
     }

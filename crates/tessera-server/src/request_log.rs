@@ -49,21 +49,12 @@ struct RequestLine<'a> {
     request_id: &'a str,
 }
 
-/// `s` as a JSON string (quotes included): `"` and `\` escaped, control characters as `\u`.
+/// `s` as a JSON string, quotes and escapes included (serde_json's own escaping).
 fn json_str(out: &mut String, s: &str) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
+    match serde_json::to_string(s) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
     }
-    out.push('"');
 }
 
 impl RequestLine<'_> {

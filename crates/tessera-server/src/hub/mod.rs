@@ -370,35 +370,37 @@ impl Me {
     /// The tenant `id` if the person may see it (their own or one below it); otherwise it
     /// does not exist for them.
     pub fn tenant(&self, state: &AppState, id: TenantId) -> Result<Tenant, HubError> {
-        let t = state.directory.tenant(&id).ok_or(HubError::NotFound)?;
-        if t.status == TenantStatus::Deleted {
-            return Err(HubError::NotFound);
+        let mut chain = lineage(state, id);
+        let t = chain.next().ok_or(HubError::NotFound)?;
+        if t.id == self.person.tenant_id || chain.any(|a| a.id == self.person.tenant_id) {
+            Ok(t)
+        } else {
+            Err(HubError::NotFound)
         }
-        let mut at = Some(t.id);
-        // Bounded walk up the tree (a cycle cannot be stored, but a bound costs nothing).
-        for _ in 0..64 {
-            match at {
-                Some(x) if x == self.person.tenant_id => return Ok(t),
-                Some(x) => at = state.directory.tenant(&x).and_then(|p| p.parent_id),
-                None => break,
-            }
-        }
-        Err(HubError::NotFound)
     }
+}
+
+/// A live tenant and the live tenants above it, nearest first; it stops at a deleted one. At
+/// most 64: a cycle cannot be stored, but a bound costs nothing.
+fn lineage(state: &AppState, id: TenantId) -> impl Iterator<Item = Tenant> + '_ {
+    std::iter::successors(state.directory.tenant(&id), |t| {
+        t.parent_id.and_then(|p| state.directory.tenant(&p))
+    })
+    .take(64)
 }
 
 /// Whether the people of `tenant` may use the console: it and every tenant above it are active
 /// (a disabled or deleted partner's people must not keep managing its merchants).
 pub fn tenant_open(state: &AppState, tenant: TenantId) -> bool {
-    let mut at = Some(tenant);
-    // Bounded walk up the tree, like `Me::tenant`.
-    for _ in 0..64 {
-        let Some(id) = at else { return true };
-        match state.directory.tenant(&id) {
-            Some(t) if t.status == TenantStatus::Active => at = t.parent_id,
-            _ => return false,
+    for t in lineage(state, tenant) {
+        if t.status != TenantStatus::Active {
+            return false;
+        }
+        if t.parent_id.is_none() {
+            return true;
         }
     }
+    // The walk stopped below the root: a deleted tenant above.
     false
 }
 
