@@ -10,7 +10,9 @@
 #      EXTRA_TOML (appended to the config file, e.g. '[metrics]\nenabled = false\n'),
 #      SERVER_LOG (TESSERA_LOG of the server, default warn: no line per request),
 #      LOG_FORMAT (pretty | json, default pretty), TLS (1: serve HTTPS with a fresh self-signed
-#      certificate; wrk keeps its connections, so the handshakes are not what is measured)
+#      certificate; wrk keeps its connections, so the handshakes are not what is measured),
+#      PIN (1: the server on CPU 0 and wrk on CPU 1, so that the load generator's own work, its
+#      TLS above all, does not run on the server's core: what a node with its own cores pays)
 #
 # Builds tessera in release mode, seeds a fresh SQLite database with APPS tenants, each with one
 # application and one secret, starts `tessera serve`, checks one response, then per concurrency
@@ -53,7 +55,9 @@ fi
 export TESSERA_CONFIG="$DATA/tessera.toml"
 ./target/release/tessera-bench-seed "$TESSERA_DATABASE_URL" "$APPS" "$DATA/creds.txt"
 LOG="$OUTDIR/$LABEL.server.log"
-TESSERA_LOG="${SERVER_LOG:-warn}" ./target/release/tessera serve --listen "127.0.0.1:$PORT" "${SERVE_TLS[@]}" \
+SERVER_CPU=(); WRK_CPU=()
+[ "${PIN:-0}" = 1 ] && { SERVER_CPU=(taskset -c 0); WRK_CPU=(taskset -c 1); }
+TESSERA_LOG="${SERVER_LOG:-warn}" "${SERVER_CPU[@]}" ./target/release/tessera serve --listen "127.0.0.1:$PORT" "${SERVE_TLS[@]}" \
   > "$OUTDIR/$LABEL.serve.json" 2> "$LOG" &
 SPID=$!
 trap 'kill -TERM $SPID 2>/dev/null || true; wait $SPID 2>/dev/null || true; stop_pg; rm -rf "$DATA"' EXIT
@@ -73,10 +77,10 @@ URL="$SCHEME://127.0.0.1:$PORT/oauth2/token"
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$SPID/stat"; }
 for C in $CONCS; do
-  wrk -t"$WRK_THREADS" -c"$C" -d"${WARMUP}s" -s benches/token.lua "$URL" > /dev/null
+  "${WRK_CPU[@]}" wrk -t"$WRK_THREADS" -c"$C" -d"${WARMUP}s" -s benches/token.lua "$URL" > /dev/null
   sleep 1
   S0=($(head -1 /proc/stat)); T0=$(ticks)
-  OUT=$( { /usr/bin/time -f 'WRKCPU %U %S' wrk -t"$WRK_THREADS" -c"$C" -d"${DURATION}s" --latency -s benches/token.lua "$URL"; } 2>&1 )
+  OUT=$( { /usr/bin/time -f 'WRKCPU %U %S' "${WRK_CPU[@]}" wrk -t"$WRK_THREADS" -c"$C" -d"${DURATION}s" --latency -s benches/token.lua "$URL"; } 2>&1 )
   T1=$(ticks); S1=($(head -1 /proc/stat))
   stot=0; for i in 1 2 3 4 5 6 7 8; do stot=$((stot + S1[i] - S0[i])); done
   spct() { echo "scale=1; 100*($1)/$stot" | bc -l; }
