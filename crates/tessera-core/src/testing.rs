@@ -15,7 +15,7 @@ use crate::keyring::Keyring;
 use crate::master::MasterKey;
 use crate::model::{AppStatus, TenantStatus};
 use crate::role::RoleCatalog;
-use crate::store::Store;
+use crate::store::{ChangeSet, Store};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -36,6 +36,7 @@ macro_rules! conformance_tests {
             secret_limit_follows_the_policy,
             secret_limit_holds_under_concurrent_creates,
             change_feed_reaches_directory,
+            first_load_reads_what_the_feed_read,
             revocations_carry_their_tenant,
             keys_first_start_is_idempotent,
             last_used_is_batched_and_monotonic,
@@ -484,6 +485,107 @@ pub async fn change_feed_reaches_directory(store: Arc<dyn Store>) {
     assert!(c.tenants.is_empty() && c.apps.is_empty() && c.secrets.is_empty() && !c.keys_changed);
 }
 
+/// A first load (`changes_since(0)`, which an engine may read on a faster path of its own)
+/// returns the same rows, field for field, as the change feed returned one change at a time:
+/// live, disabled and deleted tenants and applications, live and deleted secrets with their
+/// digests and last use, and the counter.
+pub async fn first_load_reads_what_the_feed_read(store: Arc<dyn Store>) {
+    let (admin, clock, _) = admin(store.clone());
+    /// The changes after `fed.seq`, added to `fed`.
+    async fn read(store: &dyn Store, fed: &mut ChangeSet) {
+        let c = store.changes_since(fed.seq).await;
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        fed.seq = c.seq;
+        fed.keys_changed |= c.keys_changed;
+        fed.tenants.extend(c.tenants);
+        fed.apps.extend(c.apps);
+        fed.secrets.extend(c.secrets);
+        fed.revocations.extend(c.revocations);
+    }
+    // One change first, so that every read below asks from a counter above 0 (the feed's path).
+    let first = admin.create_tenant(NewTenant {
+        name: "First".into(),
+        kind: None,
+        parent_id: None,
+    });
+    first.await.unwrap_or_else(|e| panic!("{e}"));
+    let mut fed = ChangeSet::default();
+    read(store.as_ref(), &mut fed).await;
+    assert!(fed.seq > 0);
+    let tenant = |parent_id| NewTenant {
+        name: "T".into(),
+        kind: None,
+        parent_id,
+    };
+    let t = admin.create_tenant(tenant(None)).await;
+    let t = t.unwrap_or_else(|e| panic!("{e}"));
+    read(store.as_ref(), &mut fed).await;
+    let child = admin.create_tenant(tenant(Some(t.id))).await;
+    let child = child.unwrap_or_else(|e| panic!("{e}"));
+    let a = admin.create_app(child.id, "App", "merchant").await;
+    let a = a.unwrap_or_else(|e| panic!("{e}"));
+    let b = admin.create_app(t.id, "Other", "merchant").await;
+    let b = b.unwrap_or_else(|e| panic!("{e}"));
+    read(store.as_ref(), &mut fed).await;
+    let s1 = admin.create_secret(a.client_id, "one", None).await;
+    let s1 = s1.unwrap_or_else(|e| panic!("{e}"));
+    let s2 = admin.create_secret(a.client_id, "two", None).await;
+    let s2 = s2.unwrap_or_else(|e| panic!("{e}"));
+    store
+        .record_last_used(&[(s1.meta.id, clock.now())])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .delete_secret(a.client_id, s2.meta.id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    read(store.as_ref(), &mut fed).await;
+    admin
+        .set_app_status(b.client_id, AppStatus::Deleted)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .set_tenant_status(child.id, TenantStatus::Disabled)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    admin
+        .revoke_token("jti", clock.now().unix_timestamp() + 60)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    read(store.as_ref(), &mut fed).await;
+
+    // The feed's rows, latest version of each, against the first load's.
+    fn latest<T: Clone, K: Ord>(rows: &[T], key: impl Fn(&T) -> K) -> Vec<T> {
+        let mut by = std::collections::BTreeMap::new();
+        for r in rows {
+            by.insert(key(r), r.clone());
+        }
+        by.into_values().collect()
+    }
+    let all = store
+        .changes_since(0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.seq, fed.seq);
+    assert_eq!(all.keys_changed, fed.keys_changed);
+    let tenants = |c: &ChangeSet| latest(&c.tenants, |t| t.id.to_string());
+    assert_eq!(tenants(&all), tenants(&fed));
+    let apps = |c: &ChangeSet| latest(&c.apps, |a| a.client_id.to_string());
+    assert_eq!(apps(&all), apps(&fed));
+    let secrets = |c: &ChangeSet| latest(&c.secrets, |s| s.meta.id.to_string());
+    let (got, want) = (secrets(&all), secrets(&fed));
+    assert_eq!(got.len(), 2);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.meta, g.digest.0, g.deleted),
+            (&w.meta, w.digest.0, w.deleted)
+        );
+    }
+    assert!(got.iter().any(|s| s.meta.last_used_at.is_some()));
+    assert!(got.iter().any(|s| s.deleted));
+    assert_eq!(all.revocations, fed.revocations);
+}
+
 /// Every revocation record comes back from the change feed with the tenant it belongs to (the
 /// secret's or application's tenant, the tenant itself, the revoking client's tenant, none for
 /// the CLI), and the directory answers each reader the records of its tenant and those below.
@@ -702,6 +804,17 @@ pub async fn last_used_is_batched_and_monotonic(store: Arc<dyn Store>) {
         .unwrap_or_else(|e| panic!("{e}"));
     let listed = admin.list_secrets(a.client_id).await.unwrap_or_default();
     assert_eq!(listed[0].last_used_at, Some(later), "never moves backwards");
+    // A flush larger than one statement (a restarted node at a million merchants): the rows
+    // past the first few thousand are written too.
+    let latest = later + Duration::minutes(5);
+    let mut big: Vec<_> = (0..4_500).map(|_| (SecretId::random(), latest)).collect();
+    big.push((s.meta.id, latest));
+    store
+        .record_last_used(&big)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed = admin.list_secrets(a.client_id).await.unwrap_or_default();
+    assert_eq!(listed[0].last_used_at, Some(latest), "the last of 4,501");
     let c = store
         .changes_since(seq)
         .await

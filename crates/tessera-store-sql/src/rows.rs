@@ -1,6 +1,7 @@
 //! Rows as both engines return them (ids as text, times as epoch seconds, audit times as epoch
 //! microseconds) and their conversion into the core's types.
 
+use crate::bulk::Columns;
 use sqlx::FromRow;
 use std::str::FromStr;
 use tessera_core::audit::{AuditEvent, Outcome};
@@ -57,6 +58,20 @@ pub(crate) struct TenantRow {
     created_at: i64,
 }
 
+impl TenantRow {
+    /// In the order of [`TENANT_COLS`].
+    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: c.text(0)?,
+            name: c.text(1)?,
+            kind: c.text(2)?,
+            parent_id: c.opt_text(3)?,
+            status: c.text(4)?,
+            created_at: c.int(5)?,
+        })
+    }
+}
+
 impl TryFrom<TenantRow> for Tenant {
     type Error = StoreError;
     fn try_from(r: TenantRow) -> Result<Self, StoreError> {
@@ -79,6 +94,20 @@ pub(crate) struct AppRow {
     role: String,
     status: String,
     created_at: i64,
+}
+
+impl AppRow {
+    /// In the order of [`APP_COLS`].
+    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            client_id: c.text(0)?,
+            tenant_id: c.text(1)?,
+            name: c.text(2)?,
+            role: c.text(3)?,
+            status: c.text(4)?,
+            created_at: c.int(5)?,
+        })
+    }
 }
 
 impl TryFrom<AppRow> for Application {
@@ -125,6 +154,24 @@ pub(crate) struct SecretRow {
     meta: SecretMetaRow,
     digest: Vec<u8>,
     deleted: i64,
+}
+
+impl SecretRow {
+    /// In the order of [`SECRET_COLS`].
+    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            meta: SecretMetaRow {
+                id: c.text(0)?,
+                client_id: c.text(1)?,
+                name: c.text(2)?,
+                created_at: c.int(4)?,
+                expires_at: c.int(5)?,
+                last_used_at: c.opt_int(6)?,
+            },
+            digest: c.blob(3)?,
+            deleted: c.int(7)?,
+        })
+    }
 }
 
 impl TryFrom<SecretRow> for StoredSecret {
@@ -197,6 +244,20 @@ pub(crate) struct RevocationRow {
     expires: i64,
     seq: i64,
     tenant_id: Option<String>,
+}
+
+impl RevocationRow {
+    /// In the order of [`REVOCATION_COLS`].
+    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: c.text(0)?,
+            subject: c.text(1)?,
+            before: c.int(2)?,
+            expires: c.int(3)?,
+            seq: c.int(4)?,
+            tenant_id: c.opt_text(5)?,
+        })
+    }
 }
 
 impl TryFrom<RevocationRow> for RevocationRecord {
