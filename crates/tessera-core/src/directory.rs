@@ -6,7 +6,7 @@ use crate::ids::{ClientId, SecretId, TenantId};
 use crate::model::{AppStatus, Application, Tenant, TenantStatus};
 use crate::secret::Digest;
 use crate::store::{ChangeSet, RevocationRecord, Store, StoreError};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tessera_proto::{RevocationFeed, RevocationList};
@@ -26,8 +26,9 @@ pub struct CachedSecret {
     pub digest: Digest,
     /// Expiry.
     pub expires_at: OffsetDateTime,
-    /// When this node last noted the secret's use for `last_used_at` (epoch seconds; 0: not
-    /// yet). See [`CachedSecret::note_use`].
+    /// When this node last noted the secret's use for `last_used_at`, or the last use the
+    /// database held when the node read the secret (epoch seconds; 0: never used). See
+    /// [`CachedSecret::note_use`].
     pub last_noted: AtomicI64,
 }
 
@@ -93,6 +94,29 @@ struct State {
     revocations: RevocationList,
     /// Revocation records ordered by sequence number, each once: the feed.
     revocation_log: Vec<RevocationRecord>,
+    /// The secrets held, counted by expiry (epoch seconds): the metrics' count of secrets
+    /// expiring soon is a range of this map, not a walk over a million applications under the
+    /// read lock on a runtime thread (170 ms at that size, every sample).
+    expiries: BTreeMap<i64, u32>,
+    /// The secrets held.
+    secret_count: usize,
+}
+
+impl State {
+    /// Counts a secret now held (`held`) or no longer held.
+    fn count(expiries: &mut BTreeMap<i64, u32>, total: &mut usize, s: &CachedSecret, held: bool) {
+        let at = s.expires_at.unix_timestamp();
+        if held {
+            *expiries.entry(at).or_default() += 1;
+            *total += 1;
+        } else if let Some(n) = expiries.get_mut(&at) {
+            *n -= 1;
+            *total -= 1;
+            if *n == 0 {
+                expiries.remove(&at);
+            }
+        }
+    }
 }
 
 /// What [`Directory::stats`] counts.
@@ -299,10 +323,25 @@ impl Directory {
     /// Applies a change set. One older than what is applied (a lower `seq`) is ignored: its
     /// rows may predate changes already in effect.
     pub fn apply(&self, c: ChangeSet) {
-        let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
+        // Nothing for the maps (most polls, and changes to people or webhooks): no write lock.
+        // A writer waiting for the lock holds up every reader behind it (the std lock prefers
+        // writers), and the metrics walk holds a read lock over a million entries for tens of
+        // milliseconds: an empty poll during it stalled every token request (BENCHMARKS.md, "A
+        // million merchants").
+        if c.tenants.is_empty()
+            && c.apps.is_empty()
+            && c.secrets.is_empty()
+            && c.revocations.is_empty()
+        {
+            self.seq.fetch_max(c.seq, Ordering::AcqRel);
+            return;
+        }
+        let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
         if c.seq < self.seq.load(Ordering::Acquire) {
             return;
         }
+        // The fields one by one: an application's secrets and the expiry counts change together.
+        let st = &mut *guard;
         st.tenants.reserve(c.tenants.len());
         for t in c.tenants {
             if t.status == TenantStatus::Deleted {
@@ -329,7 +368,11 @@ impl Directory {
         for a in c.apps {
             // Deletion is final: the application leaves, its id stays (see `State`).
             if a.status == AppStatus::Deleted {
-                st.apps.remove(&a.client_id);
+                if let Some(e) = st.apps.remove(&a.client_id) {
+                    for x in &e.secrets {
+                        State::count(&mut st.expiries, &mut st.secret_count, x, false);
+                    }
+                }
                 st.deleted_apps.insert(a.client_id, a.tenant_id);
             } else if st.deleted_apps.contains_key(&a.client_id) {
                 continue;
@@ -349,42 +392,44 @@ impl Directory {
             let Some(e) = st.apps.get_mut(&s.meta.client_id) else {
                 continue;
             };
-            e.secrets.retain(|x| x.id != s.meta.id);
+            if let Some(i) = e.secrets.iter().position(|x| x.id == s.meta.id) {
+                let old = e.secrets.remove(i);
+                State::count(&mut st.expiries, &mut st.secret_count, &old, false);
+            }
             if !s.deleted {
-                e.secrets.push(CachedSecret {
+                let held = CachedSecret {
                     id: s.meta.id,
                     digest: s.digest,
                     expires_at: s.meta.expires_at,
-                    last_noted: AtomicI64::new(0),
-                });
+                    // A use the database already holds counts as noted: a restarted node
+                    // does not write again what another node (or its former self) wrote.
+                    last_noted: AtomicI64::new(
+                        s.meta.last_used_at.map_or(0, |t| t.unix_timestamp()),
+                    ),
+                };
+                State::count(&mut st.expiries, &mut st.secret_count, &held, true);
+                e.secrets.push(held);
             }
         }
         st.revocations
             .apply(c.revocations.iter().map(|r| &r.revocation));
         merge_into_log(&mut st.revocation_log, c.revocations);
         self.seq.fetch_max(c.seq, Ordering::AcqRel);
-        drop(st);
+        drop(guard);
     }
 
     /// Sizes and the number of live secrets of live applications that expire in `[now, before)`,
-    /// for metrics. Walks every application under the read lock (token requests proceed; a
-    /// refresh waits): call it every few seconds, not per request.
+    /// for metrics: counts kept as changes are applied, and a range over distinct expiry
+    /// times.
     pub fn stats(&self, now: OffsetDateTime, before: OffsetDateTime) -> DirectoryStats {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let mut stats = DirectoryStats {
+        let window = now.unix_timestamp()..before.unix_timestamp().max(now.unix_timestamp());
+        DirectoryStats {
             tenants: st.tenants.len() + st.deleted_tenants.len(),
             applications: st.apps.len() + st.deleted_apps.len(),
-            ..DirectoryStats::default()
-        };
-        for e in st.apps.values() {
-            stats.secrets += e.secrets.len();
-            stats.expiring += e
-                .secrets
-                .iter()
-                .filter(|s| now <= s.expires_at && s.expires_at < before)
-                .count();
+            secrets: st.secret_count,
+            expiring: st.expiries.range(window).map(|(_, n)| *n as usize).sum(),
         }
-        stats
     }
 
     /// Counts, for diagnostics: (tenants, applications).
@@ -527,6 +572,67 @@ mod tests {
             Some(Found::App(e, _)) => e.secrets.len(),
             _ => 0,
         })
+    }
+
+    /// The counts behind the metrics follow every change: a secret added, the same secret read
+    /// again, one deleted, an application deleted with its secrets; an empty change set moves
+    /// the sequence number only.
+    #[test]
+    fn expiry_counts_follow_the_changes() {
+        let (tenant, app, secret) = world();
+        let d = Directory::default();
+        let soon = StoredSecret {
+            meta: SecretMeta {
+                id: SecretId::random(),
+                expires_at: datetime!(2026-01-05 0:00 UTC),
+                ..secret.meta.clone()
+            },
+            ..secret.clone()
+        };
+        d.apply(ChangeSet {
+            seq: 1,
+            tenants: vec![tenant.clone()],
+            apps: vec![app.clone()],
+            secrets: vec![secret.clone(), soon.clone(), soon.clone()],
+            ..ChangeSet::default()
+        });
+        let (now, in_14_days) = (
+            datetime!(2026-01-01 0:00 UTC),
+            datetime!(2026-01-15 0:00 UTC),
+        );
+        let stats = d.stats(now, in_14_days);
+        assert_eq!((stats.secrets, stats.expiring), (2, 1));
+        // The window is [now, before).
+        assert_eq!(d.stats(now, datetime!(2026-01-05 0:00 UTC)).expiring, 0);
+        assert_eq!(
+            d.stats(datetime!(2026-01-05 0:00 UTC), in_14_days).expiring,
+            1
+        );
+        d.apply(ChangeSet {
+            seq: 2,
+            secrets: vec![StoredSecret {
+                deleted: true,
+                ..soon.clone()
+            }],
+            ..ChangeSet::default()
+        });
+        let stats = d.stats(now, in_14_days);
+        assert_eq!((stats.secrets, stats.expiring), (1, 0));
+        d.apply(ChangeSet {
+            seq: 3,
+            apps: vec![Application {
+                status: AppStatus::Deleted,
+                ..app.clone()
+            }],
+            ..ChangeSet::default()
+        });
+        assert_eq!(d.stats(now, datetime!(2028-01-01 0:00 UTC)).secrets, 0);
+        d.apply(ChangeSet {
+            seq: 9,
+            ..ChangeSet::default()
+        });
+        assert_eq!(d.seq(), 9);
+        assert_eq!(d.stats(now, in_14_days).applications, 1, "the tombstone");
     }
 
     /// Two refreshes that read the store in one order and apply in the other: the older change
