@@ -20,6 +20,9 @@ function init(args)
       ["Accept"] = "application/json",
     }, "grant_type=client_credentials"))
   end
+  -- Seeded: LuaJIT's generator starts the same every run, so every run (and a run's warm-up)
+  -- would begin at the same client and a spread over a million would reuse the last run's.
+  math.randomseed(os.time())
   idx = math.random(#requests) - 1
 end
 

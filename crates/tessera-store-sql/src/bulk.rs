@@ -70,7 +70,7 @@ pub fn read_all(r: &mut dyn BulkRead) -> Result<ChangeSet, StoreError> {
     )?;
     let secrets = collect(
         r,
-        &format!("SELECT {SECRET_COLS} FROM secrets"),
+        &format!("SELECT {SECRET_COLS} FROM {SECRETS_FROM}"),
         SecretRow::from_columns,
     )?;
     let revocations = collect(

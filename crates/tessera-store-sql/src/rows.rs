@@ -15,8 +15,13 @@ use time::OffsetDateTime;
 
 pub(crate) const TENANT_COLS: &str = "id, name, kind, parent_id, status, created_at";
 pub(crate) const APP_COLS: &str = "client_id, tenant_id, name, role, status, created_at";
-pub(crate) const SECRET_COLS: &str =
-    "id, client_id, name, digest, created_at, expires_at, last_used_at, deleted";
+/// Read from [`SECRETS_FROM`].
+pub(crate) const SECRET_COLS: &str = "secrets.id, secrets.client_id, secrets.name, secrets.digest, \
+     secrets.created_at, secrets.expires_at, u.last_used_at, secrets.deleted";
+/// A secret's row with its last use, which lives in a table of its own (see the migration
+/// `secret_usage`).
+pub(crate) const SECRETS_FROM: &str =
+    "secrets LEFT JOIN secret_usage u ON u.secret_id = secrets.id";
 pub(crate) const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
 pub(crate) const REVOCATION_COLS: &str = "kind, subject, before, expires, seq, tenant_id";
 
