@@ -1,6 +1,6 @@
 //! `last_used_at` bookkeeping off the request path: the token endpoint notes which secret was used
-//! in memory; a background task writes the notes in one batch per second (and once more on
-//! shutdown). Repeated use of one secret between flushes costs one map update.
+//! in memory; a background task writes the notes in one batch every ten seconds (and once more
+//! on shutdown). Repeated use of one secret between flushes costs one map update.
 
 use crate::ids::SecretId;
 use crate::store::{Store, StoreError};

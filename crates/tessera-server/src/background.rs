@@ -18,6 +18,12 @@ use tokio::time::Instant;
 
 /// How often audit events are appended, unless a full batch is waiting sooner.
 const AUDIT_FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// How often `last_used_at` notes are written. Ten seconds, not one: a flush writes its secrets
+/// sorted by id into `secret_usage`, and the more it carries the more of them share a page, so at
+/// a million merchants each first use costs a fraction of a page write instead of one
+/// (BENCHMARKS.md, "A million merchants"). The column is kept to five minutes anyway
+/// (`USAGE_GRANULARITY_SECS`); shutdown writes what is pending.
+const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 /// At most one warning this often about the same trouble: a database that stays away would
 /// otherwise write a line every flush.
 const WARN_EVERY: Duration = Duration::from_secs(60);
@@ -39,9 +45,11 @@ pub fn spawn(state: AppState, shutdown: watch::Receiver<bool>) -> JoinHandle<()>
     let purge = tokio::spawn(purge(state.clone(), shutdown.clone()));
     let metrics = tokio::spawn(sample_metrics(state.clone(), shutdown.clone()));
     let notices = tokio::spawn(crate::webhooks::run(state.clone(), shutdown.clone()));
+    let usage = tokio::spawn(write_usage(state.clone(), shutdown.clone()));
     let changes = tokio::spawn(follow_changes(state, shutdown));
     tokio::spawn(async move {
         let _ = changes.await;
+        let _ = usage.await;
         let _ = audit.await;
         let _ = purge.await;
         let _ = metrics.await;
@@ -57,7 +65,6 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 async fn follow_changes(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_flush = Instant::now();
     let mut last_rotation_check = Instant::now();
     loop {
         tokio::select! {
@@ -67,16 +74,25 @@ async fn follow_changes(state: AppState, mut shutdown: watch::Receiver<bool>) {
             () = stopping(&mut shutdown) => break,
         }
         refresh(&state).await;
-        if last_flush.elapsed() >= Duration::from_secs(1) {
-            last_flush = Instant::now();
-            flush(&state).await;
-        }
         if last_rotation_check.elapsed() >= Duration::from_secs(30) {
             last_rotation_check = Instant::now();
             auto_rotate(&state).await;
             purge_revocations(&state).await;
             state.issuer.throttle().forget_idle();
         }
+    }
+}
+
+/// Writes `last_used_at` notes every [`USAGE_FLUSH_INTERVAL`] and once more on shutdown. A task
+/// of its own: a flush after a burst of first uses can take seconds on PostgreSQL, and the change
+/// feed must not wait behind it (a CLI delete took a second to be refused when it did).
+async fn write_usage(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(USAGE_FLUSH_INTERVAL) => {}
+            () = stopping(&mut shutdown) => break,
+        }
+        flush(&state).await;
     }
     flush(&state).await;
 }
