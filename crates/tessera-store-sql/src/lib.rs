@@ -42,6 +42,9 @@ pub trait Engine: Send + Sync + Sized + 'static {
     /// Run first in the change feed's read transaction, when the engine needs it to read one
     /// snapshot.
     const SNAPSHOT: Option<&'static str>;
+    /// Secrets per `last_used_at` statement (two parameters each). The cost of a statement's
+    /// parsing and binding is the engine's: see the SQLite and PostgreSQL values.
+    const USAGE_BATCH: usize;
 
     /// Opens the database at `url` and applies the engine's migrations.
     async fn open(url: &str) -> Result<(Pool<Self::Db>, Self), OpenError>;
@@ -839,7 +842,7 @@ where
             .map(|(id, at)| (id.to_string(), ts(*at)))
             .collect();
         sorted.sort_unstable();
-        for chunk in sorted.chunks(LAST_USED_CHUNK) {
+        for chunk in sorted.chunks(E::USAGE_BATCH) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
                 .collect();
@@ -858,12 +861,6 @@ where
         Ok(())
     }
 }
-
-/// Secrets per `last_used_at` statement. Small on purpose: SQLite looks a `$N` parameter up in
-/// a list of the statement's parameters, at preparing and again at binding, so a statement's cost
-/// grows with the square of its parameters (1,000 secrets a statement spent 13 % of the server's
-/// CPU in `strncmp` at a million merchants); 100 keeps that negligible and the statements few.
-const LAST_USED_CHUNK: usize = 100;
 
 /// A database URL as it may be shown: its password replaced by `***` (URLs name databases in
 /// logs and error lines; their passwords must never be there).
