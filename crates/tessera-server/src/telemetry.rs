@@ -336,9 +336,9 @@ pub fn directory_refreshed(state: &AppState) {
         .set(state.clock.now().unix_timestamp() as f64);
 }
 
-/// The gauges that need a walk over the whole directory: every [`SAMPLE_EVERY`], not per
-/// scrape, so that an unauthenticated scraper cannot make a node walk a million applications
-/// in a loop.
+/// The directory's gauges: every [`SAMPLE_EVERY`], not per scrape. They are counts the directory
+/// keeps (the expiring ones a range over distinct expiry times under its read lock), cheap but
+/// not free, and an unauthenticated scraper must not be able to take that lock in a loop.
 pub fn sample_directory(state: &AppState) {
     let now = state.clock.now();
     let stats = state
