@@ -1231,3 +1231,59 @@ pub async fn webhooks_and_one_notice_a_day(store: Arc<dyn Store>) {
     assert_eq!(store.purge_notices(20_001).await.unwrap(), 1);
     assert!(admin.claim_notice(s, 20_000).await.unwrap(), "purged");
 }
+
+/// The `secret_usage` upgrade (SQLite 0009, PostgreSQL 0007): each engine's test makes a database
+/// at the previous schema with [`upgrade::rows_sql`], opens it with this release, and runs
+/// [`upgrade::check`].
+pub mod upgrade {
+    use crate::store::Store;
+
+    const TENANT: &str = "00000000-0000-4000-8000-00000000000a";
+    const CLIENT: &str = "00000000-0000-4000-8000-00000000000b";
+    const USED: &str = "00000000-0000-4000-8000-000000000001";
+    const NEVER: &str = "00000000-0000-4000-8000-000000000002";
+    const USED_AT: i64 = 1_700_000_500;
+
+    /// One tenant, one application and two secrets, one of them used at `USED_AT`, as the
+    /// previous schema stored them; `digest` is the engine's literal for a 32-byte blob.
+    pub fn rows_sql(digest: &str) -> String {
+        format!(
+            "INSERT INTO tenants VALUES ('{TENANT}', 't', 'merchant', NULL, 'active', 1700000000, 1);
+             INSERT INTO applications
+               VALUES ('{CLIENT}', '{TENANT}', 'a', 'merchant', 'active', 1700000000, 1);
+             INSERT INTO secrets
+               (id, client_id, name, digest, created_at, expires_at, last_used_at, deleted, seq)
+               VALUES ('{USED}', '{CLIENT}', 'used', {digest}, 1700000000, 4000000000, {USED_AT}, 0, 1),
+                      ('{NEVER}', '{CLIENT}', 'never', {digest}, 1700000001, 4000000000, NULL, 0, 1);
+             UPDATE change_seq SET value = 1;"
+        )
+    }
+
+    /// The upgraded store still knows which secret was used, and when: in the management view
+    /// and in a node's first load.
+    pub async fn check(store: &dyn Store) {
+        let client = CLIENT.parse().unwrap_or_else(|e| panic!("{e}"));
+        let listed = store
+            .list_secrets(client)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let last_used: Vec<_> = listed
+            .iter()
+            .map(|s| (s.id.to_string(), s.last_used_at.map(|t| t.unix_timestamp())))
+            .collect();
+        assert_eq!(
+            last_used,
+            [(USED.to_owned(), Some(USED_AT)), (NEVER.to_owned(), None)]
+        );
+        let all = store
+            .changes_since(0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let used = all.secrets.iter().find(|s| s.meta.id.to_string() == USED);
+        let used = used.unwrap_or_else(|| panic!("the first load lost secret {USED}"));
+        assert_eq!(
+            used.meta.last_used_at.map(|t| t.unix_timestamp()),
+            Some(USED_AT)
+        );
+    }
+}

@@ -46,3 +46,28 @@ async fn a_change_by_another_process_is_announced() {
         .await
         .expect("no notification within two seconds");
 }
+
+/// A database made by the previous release (migrations up to 0006, `last_used_at` a column of
+/// `secrets`) keeps every secret's last use when this release opens it and moves the column
+/// into `secret_usage`.
+#[tokio::test]
+async fn an_upgrade_keeps_each_secrets_last_use() {
+    let Some(pg) = PgCluster::shared() else {
+        return;
+    };
+    let url = pg.database();
+    let old = tessera_testkit::migrations_before(env!("CARGO_MANIFEST_DIR"), "0007");
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let rows = tessera_core::testing::upgrade::rows_sql("decode(repeat('00', 32), 'hex')");
+    sqlx::raw_sql(&rows).execute(&pool).await.unwrap();
+    pool.close().await;
+
+    let store = PostgresStore::open(&url).await.unwrap();
+    tessera_core::testing::upgrade::check(&store).await;
+}

@@ -38,17 +38,9 @@ async fn a_corrupt_file_is_refused_with_one_line_and_left_alone() {
 async fn an_upgrade_keeps_each_secrets_last_use() {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
     use std::str::FromStr;
-    let dir = tessera_testkit::scratch_dir().join("upgrade");
-    let old = dir.join("migrations");
-    std::fs::create_dir_all(&old).unwrap();
-    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    for e in std::fs::read_dir(&all).unwrap() {
-        let e = e.unwrap();
-        if e.file_name().to_string_lossy().as_ref() < "0009" {
-            std::fs::copy(e.path(), old.join(e.file_name())).unwrap();
-        }
-    }
-    let url = format!("sqlite://{}", dir.join("old.db").display());
+    let old = tessera_testkit::migrations_before(env!("CARGO_MANIFEST_DIR"), "0009");
+    let dir = tessera_testkit::scratch_dir();
+    let url = format!("sqlite://{}", dir.join("upgrade.db").display());
     let pool = SqlitePoolOptions::new()
         .connect_with(
             SqliteConnectOptions::from_str(&url)
@@ -63,49 +55,10 @@ async fn an_upgrade_keeps_each_secrets_last_use() {
         .run(&pool)
         .await
         .unwrap();
-    let (used, never) = (
-        "00000000-0000-4000-8000-000000000001",
-        "00000000-0000-4000-8000-000000000002",
-    );
-    let (tenant, client) = (
-        "00000000-0000-4000-8000-00000000000a",
-        "00000000-0000-4000-8000-00000000000b",
-    );
-    sqlx::raw_sql(&format!(
-        "INSERT INTO tenants VALUES ('{tenant}', 't', 'merchant', NULL, 'active', 1700000000, 1);
-         INSERT INTO applications VALUES ('{client}', '{tenant}', 'a', 'merchant', 'active', 1700000000, 1);
-         INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, last_used_at, deleted, seq)
-           VALUES ('{used}', '{client}', 'used', zeroblob(32), 1700000000, 4000000000, 1700000500, 0, 1),
-                  ('{never}', '{client}', 'never', zeroblob(32), 1700000001, 4000000000, NULL, 0, 1);
-         UPDATE change_seq SET value = 1;"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
+    let rows = tessera_core::testing::upgrade::rows_sql("zeroblob(32)");
+    sqlx::raw_sql(&rows).execute(&pool).await.unwrap();
     pool.close().await;
 
     let store = SqliteStore::open(&url).await.unwrap();
-    let secrets = store.list_secrets(client.parse().unwrap()).await.unwrap();
-    let last_used: Vec<_> = secrets
-        .iter()
-        .map(|s| (s.id.to_string(), s.last_used_at.map(|t| t.unix_timestamp())))
-        .collect();
-    assert_eq!(
-        last_used,
-        [
-            (used.to_owned(), Some(1_700_000_500)),
-            (never.to_owned(), None)
-        ]
-    );
-    // And the first load reads it too.
-    let all = store.changes_since(0).await.unwrap();
-    let first = all
-        .secrets
-        .iter()
-        .find(|s| s.meta.id.to_string() == used)
-        .unwrap();
-    assert_eq!(
-        first.meta.last_used_at.map(|t| t.unix_timestamp()),
-        Some(1_700_000_500)
-    );
+    tessera_core::testing::upgrade::check(&store).await;
 }

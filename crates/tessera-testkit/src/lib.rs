@@ -252,6 +252,24 @@ pub fn scratch_dir() -> &'static Path {
     })
 }
 
+/// A copy of an engine crate's migrations before `version` (file names sort by version), in a
+/// new directory under [`scratch_dir`]: run them with `sqlx::migrate::Migrator::new` to make a
+/// database as an earlier release left it, then open it with this release to test the upgrade.
+pub fn migrations_before(crate_dir: &str, version: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = scratch_dir().join(format!("migrations{}", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let all = Path::new(crate_dir).join("migrations");
+    let files = std::fs::read_dir(&all).unwrap_or_else(|e| panic!("{}: {e}", all.display()));
+    for f in files.flatten() {
+        if f.file_name().to_string_lossy().as_ref() < version {
+            std::fs::copy(f.path(), dir.join(f.file_name()))
+                .unwrap_or_else(|e| panic!("{}: {e}", f.path().display()));
+        }
+    }
+    dir
+}
+
 /// The URL of a new SQLite database file in [`scratch_dir`].
 pub fn sqlite_url() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
