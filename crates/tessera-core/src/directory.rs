@@ -94,28 +94,45 @@ struct State {
     revocations: RevocationList,
     /// Revocation records ordered by sequence number, each once: the feed.
     revocation_log: Vec<RevocationRecord>,
-    /// The secrets held, counted by expiry (epoch seconds): the metrics' count of secrets
-    /// expiring soon is a range of this map, not a walk over a million applications under the
-    /// read lock on a runtime thread (170 ms at that size, every sample).
-    expiries: BTreeMap<i64, u32>,
-    /// The secrets held.
-    secret_count: usize,
+    /// The secrets held, counted by expiry: see [`SecretCounts`].
+    counts: SecretCounts,
 }
 
-impl State {
-    /// Counts a secret now held (`held`) or no longer held.
-    fn count(expiries: &mut BTreeMap<i64, u32>, total: &mut usize, s: &CachedSecret, held: bool) {
+/// The secrets a directory holds, counted by expiry (epoch seconds): the metrics' count of
+/// secrets expiring soon is a range of this map, not a walk over a million applications under the
+/// read lock on a runtime thread (170 ms at that size, every sample).
+#[derive(Default)]
+struct SecretCounts {
+    by_expiry: BTreeMap<i64, u32>,
+    total: usize,
+}
+
+impl SecretCounts {
+    fn add(&mut self, s: &CachedSecret) {
+        *self
+            .by_expiry
+            .entry(s.expires_at.unix_timestamp())
+            .or_default() += 1;
+        self.total += 1;
+    }
+
+    fn remove(&mut self, s: &CachedSecret) {
         let at = s.expires_at.unix_timestamp();
-        if held {
-            *expiries.entry(at).or_default() += 1;
-            *total += 1;
-        } else if let Some(n) = expiries.get_mut(&at) {
+        if let Some(n) = self.by_expiry.get_mut(&at) {
             *n -= 1;
-            *total -= 1;
+            self.total -= 1;
             if *n == 0 {
-                expiries.remove(&at);
+                self.by_expiry.remove(&at);
             }
         }
+    }
+
+    /// Secrets expiring in `[from, to)` (epoch seconds).
+    fn expiring(&self, from: i64, to: i64) -> usize {
+        self.by_expiry
+            .range(from..to.max(from))
+            .map(|(_, n)| *n as usize)
+            .sum()
     }
 }
 
@@ -370,7 +387,7 @@ impl Directory {
             if a.status == AppStatus::Deleted {
                 if let Some(e) = st.apps.remove(&a.client_id) {
                     for x in &e.secrets {
-                        State::count(&mut st.expiries, &mut st.secret_count, x, false);
+                        st.counts.remove(x);
                     }
                 }
                 st.deleted_apps.insert(a.client_id, a.tenant_id);
@@ -394,7 +411,7 @@ impl Directory {
             };
             if let Some(i) = e.secrets.iter().position(|x| x.id == s.meta.id) {
                 let old = e.secrets.remove(i);
-                State::count(&mut st.expiries, &mut st.secret_count, &old, false);
+                st.counts.remove(&old);
             }
             if !s.deleted {
                 let held = CachedSecret {
@@ -407,7 +424,7 @@ impl Directory {
                         s.meta.last_used_at.map_or(0, |t| t.unix_timestamp()),
                     ),
                 };
-                State::count(&mut st.expiries, &mut st.secret_count, &held, true);
+                st.counts.add(&held);
                 e.secrets.push(held);
             }
         }
@@ -423,12 +440,13 @@ impl Directory {
     /// times.
     pub fn stats(&self, now: OffsetDateTime, before: OffsetDateTime) -> DirectoryStats {
         let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-        let window = now.unix_timestamp()..before.unix_timestamp().max(now.unix_timestamp());
         DirectoryStats {
             tenants: st.tenants.len() + st.deleted_tenants.len(),
             applications: st.apps.len() + st.deleted_apps.len(),
-            secrets: st.secret_count,
-            expiring: st.expiries.range(window).map(|(_, n)| *n as usize).sum(),
+            secrets: st.counts.total,
+            expiring: st
+                .counts
+                .expiring(now.unix_timestamp(), before.unix_timestamp()),
         }
     }
 

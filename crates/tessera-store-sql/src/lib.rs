@@ -643,14 +643,15 @@ where
         before: OffsetDateTime,
         tenant: Option<TenantId>,
     ) -> Result<Vec<(TenantId, SecretMeta)>, StoreError> {
-        let rows: Vec<ExpiringRow> = sqlx::query_as(
-            "SELECT s.id, s.client_id, s.name, s.created_at, s.expires_at, u.last_used_at, a.tenant_id
-             FROM secrets s JOIN applications a ON a.client_id = s.client_id
-               LEFT JOIN secret_usage u ON u.secret_id = s.id
-             WHERE s.deleted = 0 AND a.status <> 'deleted' AND s.expires_at > $1 AND s.expires_at < $2
+        let rows: Vec<ExpiringRow> = sqlx::query_as(&format!(
+            "SELECT secrets.id, secrets.client_id, secrets.name, secrets.created_at,
+                    secrets.expires_at, u.last_used_at, a.tenant_id
+             FROM {SECRETS_FROM} JOIN applications a ON a.client_id = secrets.client_id
+             WHERE secrets.deleted = 0 AND a.status <> 'deleted'
+               AND secrets.expires_at > $1 AND secrets.expires_at < $2
                AND (CAST($3 AS TEXT) IS NULL OR a.tenant_id = $3)
-             ORDER BY s.expires_at, s.id",
-        )
+             ORDER BY secrets.expires_at, secrets.id"
+        ))
         .bind(ts(now))
         .bind(ts(before))
         .bind(tenant.map(|t| t.to_string()))
@@ -837,11 +838,9 @@ where
         // of thousands of first uses, and sqlx's SQLite driver costs a hand-over to its worker
         // thread per statement. One transaction per chunk keeps the write lock short, so a CLI
         // change or another node's write waits milliseconds, not the whole flush.
-        let mut sorted: Vec<(String, i64)> = batch
-            .iter()
-            .map(|(id, at)| (id.to_string(), ts(*at)))
-            .collect();
-        sorted.sort_unstable();
+        // A UUID's byte order is its hyphenated lowercase text's order, the column's.
+        let mut sorted = batch.to_vec();
+        sorted.sort_unstable_by_key(|(id, _)| *id);
         for chunk in sorted.chunks(E::USAGE_BATCH) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
@@ -854,7 +853,7 @@ where
             );
             let mut q = sqlx::query(&sql).persistent(false);
             for (id, at) in chunk {
-                q = q.bind(id.clone()).bind(*at);
+                q = q.bind(id.to_string()).bind(ts(*at));
             }
             q.execute(&self.pool).await.map_err(map_err::<E>)?;
         }
