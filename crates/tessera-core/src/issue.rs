@@ -52,8 +52,8 @@ pub struct AuthenticatedClient {
     pub secret_id: SecretId,
     /// Its role's name.
     pub role: String,
-    /// Its role's scopes.
-    pub role_scopes: ScopeSet,
+    /// Its role's scopes (the catalog's, shared).
+    pub role_scopes: Arc<ScopeSet>,
 }
 
 /// What to put in the token, beyond who the client is.
@@ -86,7 +86,7 @@ pub struct IssuedToken {
     /// Its claims.
     pub claims: AccessTokenClaims,
     /// The granted scopes.
-    pub scope: ScopeSet,
+    pub scope: Arc<ScopeSet>,
     /// Seconds until expiry.
     pub expires_in: i64,
 }
@@ -128,9 +128,9 @@ pub fn is_management_scope(scope: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 struct SplitScopes {
     /// What a token for any audience but the management one may carry.
-    payment: ScopeSet,
+    payment: Arc<ScopeSet>,
     /// What a management-audience token may carry.
-    management: ScopeSet,
+    management: Arc<ScopeSet>,
 }
 
 impl SplitScopes {
@@ -140,12 +140,12 @@ impl SplitScopes {
             .cloned()
             .partition(|s| is_management_scope(s.as_str()));
         SplitScopes {
-            payment: payment.into_iter().collect(),
-            management: management.into_iter().collect(),
+            payment: Arc::new(payment.into_iter().collect()),
+            management: Arc::new(management.into_iter().collect()),
         }
     }
 
-    fn for_audience(&self, management: bool) -> &ScopeSet {
+    fn for_audience(&self, management: bool) -> &Arc<ScopeSet> {
         if management {
             &self.management
         } else {
@@ -330,8 +330,7 @@ impl Issuer {
         };
         let role_scopes = self
             .catalog
-            .scopes(&role)
-            .cloned()
+            .shared_scopes(&role)
             .ok_or(TokenError::UnauthorizedClient)?;
         if note {
             self.usage.touch(secret_id, now);
@@ -385,7 +384,7 @@ impl Issuer {
                 if let Some(bad) = s.iter().find(|x| !allowed.contains(x.as_str())) {
                     return Err(TokenError::InvalidScope(bad.to_string()));
                 }
-                s
+                Arc::new(s)
             }
             _ => allowed.clone(),
         };
@@ -495,8 +494,7 @@ impl Issuer {
         }
         let role_scopes = self
             .catalog
-            .scopes(&role)
-            .cloned()
+            .shared_scopes(&role)
             .ok_or(TokenError::UnauthorizedClient)?;
         Ok(AuthenticatedClient {
             client_id,
@@ -611,7 +609,7 @@ mod tests {
         let t = IssuedToken {
             access_token: "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjIn0.c2lnbmF0dXJl".into(),
             claims,
-            scope: ScopeSet::parse("payments:read").unwrap(),
+            scope: Arc::new(ScopeSet::parse("payments:read").unwrap()),
             expires_in: 1,
         };
         let shown = format!("{t:?} {t:#?}");

@@ -272,28 +272,34 @@ impl SigningKey {
 
     /// A compact JWS over the JSON of `claims`, with header `{alg, typ: "at+jwt", kid}`.
     pub fn sign_jwt<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
-        let json = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
+        // Sized for a typical token, so that neither buffer grows while it is written.
+        let mut json = Vec::with_capacity(512);
+        serde_json::to_writer(&mut json, claims).map_err(|_| KeyError::Sign)?;
         let mut out = String::with_capacity(self.header_b64.len() + json.len() * 4 / 3 + 400);
         out.push_str(&self.header_b64);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&json, &mut out);
         let msg = out.as_bytes();
-        let sig: Vec<u8> = match &self.signer {
-            Signer::Es256(k) => k
-                .sign(&self.rng, msg)
-                .map_err(|_| KeyError::Sign)?
-                .as_ref()
-                .to_vec(),
-            Signer::EdDsa(k) => k.sign(msg).as_ref().to_vec(),
-            Signer::Rs256(k) => {
-                let mut sig = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut sig)
-                    .map_err(|_| KeyError::Sign)?;
-                sig
-            }
+        let sig = |bytes: &[u8], out: &mut String| {
+            out.push('.');
+            URL_SAFE_NO_PAD.encode_string(bytes, out);
         };
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
+        match &self.signer {
+            Signer::Es256(k) => {
+                let s = k.sign(&self.rng, msg).map_err(|_| KeyError::Sign)?;
+                sig(s.as_ref(), &mut out);
+            }
+            Signer::EdDsa(k) => {
+                let s = k.sign(msg);
+                sig(s.as_ref(), &mut out);
+            }
+            Signer::Rs256(k) => {
+                let mut s = vec![0u8; k.public_modulus_len()];
+                k.sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut s)
+                    .map_err(|_| KeyError::Sign)?;
+                sig(&s, &mut out);
+            }
+        }
         Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::model::validate_label;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tessera_proto::{Scope, ScopeSet};
 
 /// The default catalog, shipped with the binary. The scope strings come from the seed documents:
@@ -41,7 +42,8 @@ pub struct InvalidRole {
 /// The roles this server knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleCatalog {
-    roles: BTreeMap<String, ScopeSet>,
+    /// Shared, so that an authenticated client holds its role's scopes without copying them.
+    roles: BTreeMap<String, Arc<ScopeSet>>,
 }
 
 impl Default for RoleCatalog {
@@ -51,7 +53,7 @@ impl Default for RoleCatalog {
             // The default catalog is a compile-time constant checked by a unit test.
             roles.insert(
                 (*name).to_owned(),
-                ScopeSet::parse(scopes).unwrap_or_default(),
+                Arc::new(ScopeSet::parse(scopes).unwrap_or_default()),
             );
         }
         RoleCatalog { roles }
@@ -74,18 +76,23 @@ impl RoleCatalog {
         if set.is_empty() {
             return Err(err("a role needs at least one scope".into()));
         }
-        self.roles.insert(name.to_owned(), set);
+        self.roles.insert(name.to_owned(), Arc::new(set));
         Ok(())
     }
 
     /// The scopes of a role.
     pub fn scopes(&self, role: &str) -> Option<&ScopeSet> {
-        self.roles.get(role)
+        self.roles.get(role).map(|s| &**s)
+    }
+
+    /// The scopes of a role, shared.
+    pub fn shared_scopes(&self, role: &str) -> Option<Arc<ScopeSet>> {
+        self.roles.get(role).cloned()
     }
 
     /// Every role, by name.
     pub fn roles(&self) -> impl Iterator<Item = (&str, &ScopeSet)> {
-        self.roles.iter().map(|(k, v)| (k.as_str(), v))
+        self.roles.iter().map(|(k, v)| (k.as_str(), &**v))
     }
 
     /// Every scope any role holds, sorted and without duplicates (for `scopes_supported`).

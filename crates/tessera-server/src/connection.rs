@@ -4,13 +4,12 @@
 //! limit, a 401 when the credentials in the headers are already wrong. The unread body is still
 //! on the wire, so the server must close the connection after such an answer, and RFC 9112 §9.6
 //! says it should say so: a keep-alive client that is not told sends its next request into the
-//! closing socket and fails ("Remote end closed connection without response"). This middleware
-//! watches whether the body reached its end and, if it did not, adds `Connection: close`, which
+//! closing socket and fails ("Remote end closed connection without response"). The edge layer
+//! ([`crate::edge`]) watches whether the body reached its end and, if it did not, adds `Connection: close`, which
 //! hyper also honours by closing after the response.
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
 use http::header::CONNECTION;
@@ -49,11 +48,12 @@ impl HttpBody for Watched {
     }
 }
 
-/// Adds `Connection: close` to the answer when the request had a body the handler left unread.
-pub async fn close_if_body_unread(req: Request, next: Next) -> Response {
+/// Watches the request's body, when it has one, so that [`close_if_unread`] can tell whether the
+/// handler read it to the end.
+pub(crate) fn watch_body(req: Request) -> (Request, Option<Arc<AtomicBool>>) {
     if req.body().is_end_stream() {
         // No body (GET, or Content-Length: 0): nothing can be left on the wire.
-        return next.run(req).await;
+        return (req, None);
     }
     let done = Arc::new(AtomicBool::new(false));
     let watched = done.clone();
@@ -63,10 +63,13 @@ pub async fn close_if_body_unread(req: Request, next: Next) -> Response {
             done: watched,
         })
     });
-    let mut res = next.run(req).await;
-    if !done.load(Ordering::Relaxed) {
+    (req, Some(done))
+}
+
+/// Adds `Connection: close` to the answer when the request had a body the handler left unread.
+pub(crate) fn close_if_unread(res: &mut Response, watch: Option<Arc<AtomicBool>>) {
+    if watch.is_some_and(|done| !done.load(Ordering::Relaxed)) {
         res.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    res
 }

@@ -1,12 +1,13 @@
 //! tessera's HTTP front end.
 //!
-//! A request passes the middleware (trace span, timeout, internal-error logging), then one wire
+//! A request passes the edge layer (request id, timeout, log line, metrics), then one wire
 //! dialect's adapter, which parses it into a core call and renders the answer or error in its own
 //! shape. The binary and the tests build the same [`router`].
 
 pub mod background;
 pub mod connection;
 pub mod dialects;
+pub mod edge;
 pub mod error;
 pub mod form;
 pub mod health;
@@ -29,8 +30,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::StatusCode;
 pub use state::{AppState, NodeConfig, StartError};
-use std::time::Duration;
-use tower_http::timeout::TimeoutLayer;
 
 /// The router of a node.
 pub fn router(state: AppState) -> Router {
@@ -51,9 +50,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/oauth2/token",
-            post(dialects::rfc6749::token).route_layer(axum::middleware::from_fn(|req, next| {
-                telemetry::count_token_requests("rfc6749", req, next)
-            })),
+            post(dialects::rfc6749::token).route_layer(telemetry::CountTokens("rfc6749")),
         )
         .route("/oauth2/jwks", get(wellknown::jwks))
         .route("/oauth2/introspect", post(oauth::introspect))
@@ -87,23 +84,23 @@ pub fn router(state: AppState) -> Router {
                 get(wellknown::metadata),
             );
     }
-    let r = r.fallback(not_found).layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        Duration::from_secs(10),
-    ));
-    // The revocation feed long-polls for up to 30 s, so it is outside the 10 s request timeout.
-    let mut r = r.route("/oauth2/revocations", get(oauth::revocations));
+    // The revocation feed long-polls: the edge layer leaves it out of the request timeout.
+    let mut r = r
+        .route("/oauth2/revocations", get(oauth::revocations))
+        .fallback(not_found);
     if !state.config.limits.trusted_proxies.is_empty() {
         r = r.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::resolve_client_address,
         ));
     }
-    r.layer(axum::middleware::from_fn(error::log_internal_errors))
-        .layer(axum::middleware::from_fn(connection::close_if_body_unread))
-        .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(request_log::log_request))
-        .with_state(state)
+    // One layer for what every request passes (see `edge` for why one).
+    r.layer(
+        tower::ServiceBuilder::new()
+            .layer(edge::EdgeLayer)
+            .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES)),
+    )
+    .with_state(state)
 }
 
 /// The path of the issuer URL, when it has one (`/` alone is none).

@@ -12,12 +12,9 @@
 //! credentials twice. When the line is filtered out (the default `warn`), nothing of it is
 //! built.
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use http::HeaderValue;
-use std::time::Instant;
-use tessera_core::context::with_client_slot;
 use tracing::Level;
 
 /// Where JSON request lines go when the binary installed a writer: see [`set_json_sink`].
@@ -89,7 +86,7 @@ impl RequestLine<'_> {
 }
 
 /// The request id header.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 fn well_formed(id: &[u8]) -> bool {
     (1..=128).contains(&id.len())
@@ -98,32 +95,46 @@ fn well_formed(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-/// Logs the request when it is answered.
-pub async fn log_request(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = match req.headers().get(REQUEST_ID) {
+/// The request's id: its own `X-Request-Id` when well-formed, else a fresh one.
+pub(crate) fn request_id(req: &Request) -> HeaderValue {
+    match req.headers().get(&REQUEST_ID) {
         Some(v) if well_formed(v.as_bytes()) => v.clone(),
         _ => {
             let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
             let id = uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
             HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
         }
-    };
-    // A clone of the matched path shares its string; the request moves on below.
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("(no route)", MatchedPath::as_str);
-    let method = req.method().clone();
-    let (mut res, client) = if tracing::enabled!(target: "tessera::request", Level::INFO) {
-        with_client_slot(next.run(req)).await
-    } else {
-        (next.run(req).await, None)
-    };
-    let elapsed = start.elapsed();
-    crate::telemetry::record_request(&method, route, res.status(), elapsed);
+    }
+}
+
+/// Whether request lines are written: when not, nothing of them is built and the core's client
+/// slot is not set up.
+pub(crate) fn wanted() -> bool {
+    tracing::enabled!(target: "tessera::request", Level::INFO)
+}
+
+/// What the line of one answered request says.
+pub(crate) struct Answered<'a> {
+    pub method: &'a http::Method,
+    pub route: &'a str,
+    pub elapsed: std::time::Duration,
+    pub client: Option<tessera_core::ids::ClientId>,
+}
+
+/// Records the answered request (metrics, then its log line) and returns its id in
+/// `X-Request-Id`.
+pub(crate) fn finish(answered: Answered<'_>, id: HeaderValue, res: &mut Response) {
+    let Answered {
+        method,
+        route,
+        elapsed,
+        client,
+    } = answered;
+    crate::telemetry::record_request(method, route, res.status(), elapsed);
     let status = res.status().as_u16();
     let request_id = id.to_str().unwrap_or("-");
     match JSON_SINK.get() {
-        Some(sink) if tracing::enabled!(target: "tessera::request", Level::INFO) => {
+        Some(sink) if wanted() => {
             let line = RequestLine {
                 method: method.as_str(),
                 route,
@@ -150,7 +161,6 @@ pub async fn log_request(req: Request, next: Next) -> Response {
         ),
     }
     res.headers_mut().insert(REQUEST_ID, id);
-    res
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@
 
 use crate::state::AppState;
 use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
 use metrics::{Counter, Histogram, counter, gauge, histogram};
@@ -253,25 +252,91 @@ pub fn record_request(method: &Method, route: &str, status: StatusCode, elapsed:
     series.record(method, status, elapsed);
 }
 
-/// Middleware on a dialect's routes: every POST there asks for a token (or a refreshed one), so
-/// its answer's status is the token request's outcome.
-pub async fn count_token_requests(dialect: &'static str, req: Request, next: Next) -> Response {
-    let is_post = req.method() == Method::POST;
-    let res = next.run(req).await;
-    if is_post && enabled() {
-        let status = res.status();
-        let outcome = if status.is_success() {
-            "issued"
-        } else if status == StatusCode::TOO_MANY_REQUESTS {
-            "throttled"
-        } else if status.is_server_error() {
-            "error"
-        } else {
-            "refused"
-        };
-        token_counter(dialect, outcome).increment(1);
+/// Counts a dialect's token requests: every POST on its routes asks for a token (or a
+/// refreshed one), so its answer's status is the token request's outcome. A tower layer with a
+/// future of its own rather than `axum::middleware::from_fn`, which boxes and clones what is
+/// under it on every request (see [`crate::edge`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CountTokens(pub &'static str);
+
+impl<S> tower::Layer<S> for CountTokens {
+    type Service = TokenCounter<S>;
+
+    fn layer(&self, inner: S) -> TokenCounter<S> {
+        TokenCounter {
+            dialect: self.0,
+            inner,
+        }
     }
-    res
+}
+
+/// The service of [`CountTokens`].
+#[derive(Debug, Clone)]
+pub struct TokenCounter<S> {
+    dialect: &'static str,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for TokenCounter<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Counted<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let dialect = (req.method() == Method::POST && enabled()).then_some(self.dialect);
+        Counted {
+            inner: self.inner.call(req),
+            dialect,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of a [`TokenCounter`], counted when ready.
+    pub struct Counted<F> {
+        #[pin]
+        inner: F,
+        dialect: Option<&'static str>,
+    }
+}
+
+impl<F, E> Future for Counted<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let (Some(dialect), Ok(res)) = (this.dialect.take(), &out) {
+            let status = res.status();
+            let outcome = if status.is_success() {
+                "issued"
+            } else if status == StatusCode::TOO_MANY_REQUESTS {
+                "throttled"
+            } else if status.is_server_error() {
+                "error"
+            } else {
+                "refused"
+            };
+            token_counter(dialect, outcome).increment(1);
+        }
+        std::task::Poll::Ready(out)
+    }
 }
 
 /// The counter of token requests of `dialect` with `outcome`, registered once (both are fixed

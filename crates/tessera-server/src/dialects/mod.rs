@@ -96,10 +96,7 @@ pub fn routes(config: &DialectsConfig) -> Router<AppState> {
         if !common.enabled {
             continue;
         }
-        let name = dialect.name;
-        let routes = (dialect.routes)().route_layer(axum::middleware::from_fn(move |req, next| {
-            crate::telemetry::count_token_requests(name, req, next)
-        }));
+        let routes = (dialect.routes)().route_layer(crate::telemetry::CountTokens(dialect.name));
         let prefix = common.prefix.trim_end_matches('/');
         r = r.merge(if prefix.is_empty() {
             routes

@@ -31,7 +31,7 @@ pub struct Caller {
     /// (a Basys token: its role's management scopes).
     pub scopes: ScopeSet,
     /// The calling application's role's scopes, which bound what it may mint secrets for.
-    pub role_scopes: ScopeSet,
+    pub role_scopes: std::sync::Arc<ScopeSet>,
     /// The peer address.
     pub source: Option<String>,
 }

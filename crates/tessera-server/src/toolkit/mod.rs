@@ -36,8 +36,10 @@ pub fn no_store(headers: &mut HeaderMap) {
 /// A JSON answer with `Cache-Control: no-store`, as every token response and every error of a
 /// token endpoint must have (RFC 6749 §5.1).
 pub fn json_no_store<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
+    // Room for a token response, so that writing one does not grow the buffer four times.
+    let mut bytes = Vec::with_capacity(1024);
+    match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => {
             let mut res = (status, bytes).into_response();
             let h = res.headers_mut();
             h.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));

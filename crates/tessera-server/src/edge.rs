@@ -1,0 +1,98 @@
+//! What every request passes through, as one layer: its id, the request timeout, `Connection:
+//! close` after an unread body, the log of an internal error's cause, the request metrics and
+//! the request's log line.
+//!
+//! One hand-written tower service rather than a stack of `axum::middleware::from_fn` layers:
+//! each layer an axum router applies wraps every route in a boxed service of its own, which a
+//! request clones (with everything under it) and whose future it boxes, level by level. Five
+//! such levels cost the token endpoint about 30 allocations a request, a tenth of its time
+//! against the bare ceiling (BENCHMARKS.md, "Against the ceiling"); this layer costs one.
+
+use crate::{connection, error, request_log};
+use axum::extract::{MatchedPath, Request};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tessera_core::context::with_client_slot;
+use tower::{Layer, Service};
+
+/// A request not answered within this long gets 408 Request Timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The revocation feed long-polls for up to 30 s, so it is outside [`REQUEST_TIMEOUT`].
+const LONG_POLL_ROUTE: &str = "/oauth2/revocations";
+
+/// Applies [`Edge`] to a router's routes and fallback.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EdgeLayer;
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner }
+    }
+}
+
+/// The service of [`EdgeLayer`].
+#[derive(Debug, Clone)]
+pub struct Edge<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let start = Instant::now();
+        let id = request_log::request_id(&req);
+        // Clones of the matched path, method and URI share their buffers.
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let long_poll = route
+            .as_ref()
+            .is_some_and(|r| r.as_str() == LONG_POLL_ROUTE);
+        let (req, body) = connection::watch_body(req);
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let answer = async move {
+                if long_poll {
+                    return answer.await;
+                }
+                match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
+                    Ok(res) => res,
+                    Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+                }
+            };
+            let (Ok(mut res), client) = if request_log::wanted() {
+                with_client_slot(answer).await
+            } else {
+                (answer.await, None)
+            };
+            connection::close_if_unread(&mut res, body);
+            error::log_if_internal(uri.path(), &res);
+            let answered = request_log::Answered {
+                method: &method,
+                route: route.as_ref().map_or("(no route)", MatchedPath::as_str),
+                elapsed: start.elapsed(),
+                client,
+            };
+            request_log::finish(answered, id, &mut res);
+            Ok(res)
+        })
+    }
+}
