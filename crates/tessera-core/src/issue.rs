@@ -128,9 +128,26 @@ pub fn is_management_scope(scope: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 struct SplitScopes {
     /// What a token for any audience but the management one may carry.
-    payment: Arc<ScopeSet>,
+    payment: Allowed,
     /// What a management-audience token may carry.
-    management: Arc<ScopeSet>,
+    management: Allowed,
+}
+
+/// The scopes a token may carry, and the `scope` claim of a token that carries them all (the
+/// usual token, which asks for no scope), rendered once.
+#[derive(Debug, Clone, Default)]
+struct Allowed {
+    set: Arc<ScopeSet>,
+    claim: Box<str>,
+}
+
+impl Allowed {
+    fn new(set: ScopeSet) -> Allowed {
+        Allowed {
+            claim: set.to_string().into(),
+            set: Arc::new(set),
+        }
+    }
 }
 
 impl SplitScopes {
@@ -140,12 +157,12 @@ impl SplitScopes {
             .cloned()
             .partition(|s| is_management_scope(s.as_str()));
         SplitScopes {
-            payment: Arc::new(payment.into_iter().collect()),
-            management: Arc::new(management.into_iter().collect()),
+            payment: Allowed::new(payment.into_iter().collect()),
+            management: Allowed::new(management.into_iter().collect()),
         }
     }
 
-    fn for_audience(&self, management: bool) -> &Arc<ScopeSet> {
+    fn for_audience(&self, management: bool) -> &Allowed {
         if management {
             &self.management
         } else {
@@ -379,14 +396,15 @@ impl Issuer {
                 computed.for_audience(management)
             }
         };
-        let scope = match grant.scope {
+        let (scope, rendered) = match grant.scope {
             Some(s) if !s.is_empty() => {
-                if let Some(bad) = s.iter().find(|x| !allowed.contains(x.as_str())) {
+                if let Some(bad) = s.iter().find(|x| !allowed.set.contains(x.as_str())) {
                     return Err(TokenError::InvalidScope(bad.to_string()));
                 }
-                Arc::new(s)
+                let rendered = s.to_string();
+                (Arc::new(s), rendered)
             }
-            _ => allowed.clone(),
+            _ => (allowed.set.clone(), String::from(&*allowed.claim)),
         };
         let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
         let alg = grant.alg.unwrap_or(self.config.alg);
@@ -406,7 +424,7 @@ impl Issuer {
             // 128 random bits in 22 base64url characters: as unique as a UUID, 14 bytes shorter
             // in every token.
             jti: URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
-            scope: grant.scope_claim.unwrap_or_else(|| scope.to_string()),
+            scope: grant.scope_claim.unwrap_or(rendered),
             tenant_id: client.tenant_id.to_string(),
             secret_id: client.secret_id.to_string(),
             auth_time: grant.auth_time,
@@ -584,16 +602,16 @@ mod tests {
         let role =
             ScopeSet::parse("transactions:process applications:read secrets:manage").unwrap();
         let split = SplitScopes::of(&role);
-        assert_eq!(
-            split.for_audience(false).to_string(),
-            "transactions:process"
-        );
-        assert_eq!(
-            split.for_audience(true).to_string(),
-            "applications:read secrets:manage"
-        );
+        for (management, scopes) in [
+            (false, "transactions:process"),
+            (true, "applications:read secrets:manage"),
+        ] {
+            let allowed = split.for_audience(management);
+            assert_eq!(allowed.set.to_string(), scopes);
+            assert_eq!(&*allowed.claim, scopes);
+        }
         let admin = SplitScopes::of(&ScopeSet::parse("admin").unwrap());
-        assert!(admin.for_audience(false).is_empty());
+        assert!(admin.for_audience(false).set.is_empty());
         assert!(MANAGEMENT_SCOPES.iter().all(|s| is_management_scope(s)));
         assert!(!is_management_scope("introspect"));
     }

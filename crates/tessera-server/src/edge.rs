@@ -1,19 +1,21 @@
 //! What every request passes through, as one layer: its id, the request timeout, `Connection:
-//! close` after an unread body, the log of an internal error's cause, the request metrics and
-//! the request's log line.
+//! close` after an unread body, the log of an internal error's cause, the request metrics (token
+//! requests by dialect among them) and the request's log line.
 //!
 //! One hand-written tower service rather than a stack of `axum::middleware::from_fn` layers:
 //! each layer an axum router applies wraps every route in a boxed service of its own, which a
 //! request clones (with everything under it) and whose future it boxes, level by level. Five
 //! such levels cost the token endpoint about 30 allocations a request, a tenth of its time
-//! against the bare ceiling (BENCHMARKS.md, "Against the ceiling"); this layer costs one.
+//! against the bare ceiling (BENCHMARKS.md, "Against the ceiling"); this layer costs one. For
+//! the same reason the token routes are a table here rather than a layer on each.
 
 use crate::{connection, error, request_log};
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tessera_core::context::with_client_slot;
@@ -25,15 +27,38 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The revocation feed long-polls for up to 30 s, so it is outside [`REQUEST_TIMEOUT`].
 const LONG_POLL_ROUTE: &str = "/oauth2/revocations";
 
+/// A route whose POSTs ask for tokens, and the dialect that answers them.
+#[derive(Debug, Clone)]
+pub struct TokenRoute {
+    /// The route as matched (the router's template, prefix included).
+    pub route: Box<str>,
+    /// The dialect's name, the `dialect` label of `tessera_token_requests_total`.
+    pub dialect: &'static str,
+}
+
 /// Applies [`Edge`] to a router's routes and fallback.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EdgeLayer;
+#[derive(Debug, Clone)]
+pub struct EdgeLayer {
+    token_routes: Arc<[TokenRoute]>,
+}
+
+impl EdgeLayer {
+    /// The layer, counting POSTs on `token_routes` as token requests.
+    pub fn new(token_routes: Vec<TokenRoute>) -> EdgeLayer {
+        EdgeLayer {
+            token_routes: token_routes.into(),
+        }
+    }
+}
 
 impl<S> Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
+        Edge {
+            inner,
+            token_routes: self.token_routes.clone(),
+        }
     }
 }
 
@@ -41,6 +66,18 @@ impl<S> Layer<S> for EdgeLayer {
 #[derive(Debug, Clone)]
 pub struct Edge<S> {
     inner: S,
+    token_routes: Arc<[TokenRoute]>,
+}
+
+impl<S> Edge<S> {
+    /// The dialect whose token endpoint a request asks, if it does.
+    fn token_dialect(&self, method: &Method, route: Option<&MatchedPath>) -> Option<&'static str> {
+        let route = route.filter(|_| method == Method::POST)?.as_str();
+        self.token_routes
+            .iter()
+            .find(|t| &*t.route == route)
+            .map(|t| t.dialect)
+    }
 }
 
 impl<S> Service<Request> for Edge<S>
@@ -66,6 +103,7 @@ where
         let long_poll = route
             .as_ref()
             .is_some_and(|r| r.as_str() == LONG_POLL_ROUTE);
+        let token_dialect = self.token_dialect(&method, route.as_ref());
         let (req, body) = connection::watch_body(req);
         let answer = self.inner.call(req);
         Box::pin(async move {
@@ -90,6 +128,7 @@ where
                 route: route.as_ref().map_or("(no route)", MatchedPath::as_str),
                 elapsed: start.elapsed(),
                 client,
+                token_dialect,
             };
             request_log::finish(answered, id, &mut res);
             Ok(res)

@@ -31,6 +31,9 @@ use axum::routing::{get, post};
 use http::StatusCode;
 pub use state::{AppState, NodeConfig, StartError};
 
+/// The standard token endpoint's path.
+const TOKEN_ROUTE: &str = "/oauth2/token";
+
 /// The router of a node.
 pub fn router(state: AppState) -> Router {
     let (manage, openapi) = manage::router();
@@ -39,6 +42,11 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         manage::apply_before_ack,
     ));
+    let (dialect_routes, mut token_routes) = dialects::routes(&state.config.dialects);
+    token_routes.push(edge::TokenRoute {
+        route: TOKEN_ROUTE.into(),
+        dialect: "rfc6749",
+    });
     let mut r = Router::new()
         .merge(manage)
         .route(
@@ -48,10 +56,7 @@ pub fn router(state: AppState) -> Router {
                 async move { ([(http::header::CONTENT_TYPE, "application/json")], doc) }
             }),
         )
-        .route(
-            "/oauth2/token",
-            post(dialects::rfc6749::token).route_layer(telemetry::CountTokens("rfc6749")),
-        )
+        .route(TOKEN_ROUTE, post(dialects::rfc6749::token))
         .route("/oauth2/jwks", get(wellknown::jwks))
         .route("/oauth2/introspect", post(oauth::introspect))
         .route("/oauth2/revoke", post(oauth::revoke))
@@ -65,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(dialects::routes(&state.config.dialects))
+        .merge(dialect_routes)
         .merge(hub::routes(&state));
     let metrics = &state.config.metrics;
     if metrics.enabled && !metrics.own_listener {
@@ -97,7 +102,7 @@ pub fn router(state: AppState) -> Router {
     // One layer for what every request passes (see `edge` for why one).
     r.layer(
         tower::ServiceBuilder::new()
-            .layer(edge::EdgeLayer)
+            .layer(edge::EdgeLayer::new(token_routes))
             .layer(DefaultBodyLimit::max(form::MAX_BODY_BYTES)),
     )
     .with_state(state)

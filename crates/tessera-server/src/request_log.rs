@@ -119,6 +119,8 @@ pub(crate) struct Answered<'a> {
     pub route: &'a str,
     pub elapsed: std::time::Duration,
     pub client: Option<tessera_core::ids::ClientId>,
+    /// The dialect, when the request asked a token endpoint.
+    pub token_dialect: Option<&'static str>,
 }
 
 /// Records the answered request (metrics, then its log line) and returns its id in
@@ -129,8 +131,9 @@ pub(crate) fn finish(answered: Answered<'_>, id: HeaderValue, res: &mut Response
         route,
         elapsed,
         client,
+        token_dialect,
     } = answered;
-    crate::telemetry::record_request(method, route, res.status(), elapsed);
+    crate::telemetry::record_request(method, route, res.status(), elapsed, token_dialect);
     let status = res.status().as_u16();
     let request_id = id.to_str().unwrap_or("-");
     match JSON_SINK.get() {

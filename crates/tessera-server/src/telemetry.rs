@@ -11,7 +11,7 @@
 //! and failure reasons are fixed names. No client id, secret or token is ever a label.
 
 use crate::state::AppState;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
 use metrics::{Counter, Histogram, counter, gauge, histogram};
@@ -173,24 +173,57 @@ struct RouteSeries {
     requests: Vec<(&'static str, StatusCode, Counter)>,
     durations: Vec<(&'static str, Histogram)>,
     throttled: Option<Counter>,
+    /// Token requests by outcome, on a token route (its dialect is the route's own).
+    tokens: Vec<(&'static str, Counter)>,
+}
+
+/// A token request's outcome, from its answer's status.
+fn token_outcome(status: StatusCode) -> &'static str {
+    if status.is_success() {
+        "issued"
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        "throttled"
+    } else if status.is_server_error() {
+        "error"
+    } else {
+        "refused"
+    }
 }
 
 static ROUTES: LazyLock<RwLock<HashMap<Box<str>, RouteSeries>>> = LazyLock::new(Default::default);
 
 impl RouteSeries {
-    /// Counts and times a request if this route has its handles; `false` when one is missing.
-    fn record(&self, method: &'static str, status: StatusCode, elapsed: Duration) -> bool {
+    /// Counts and times a request (and the token request it is, if `token`) if this route has
+    /// its handles; `false` when one is missing.
+    fn record(&self, a: &Answer, token: bool) -> bool {
+        let Answer {
+            method,
+            status,
+            elapsed,
+        } = *a;
         let counter = self
             .requests
             .iter()
             .find(|(m, s, _)| *m == method && *s == status);
         let histogram = self.durations.iter().find(|(m, _)| *m == method);
         let throttled = status != StatusCode::TOO_MANY_REQUESTS || self.throttled.is_some();
+        let outcome = token_outcome(status);
+        let tokens = if token {
+            match self.tokens.iter().find(|(o, _)| *o == outcome) {
+                Some((_, c)) => Some(c),
+                None => return false,
+            }
+        } else {
+            None
+        };
         let (Some((.., c)), Some((_, h)), true) = (counter, histogram, throttled) else {
             return false;
         };
         c.increment(1);
         h.record(elapsed);
+        if let Some(t) = tokens {
+            t.increment(1);
+        }
         if let Some(t) = self
             .throttled
             .as_ref()
@@ -202,7 +235,19 @@ impl RouteSeries {
     }
 
     /// Registers what [`RouteSeries::record`] lacked.
-    fn register(&mut self, route: &str, method: &'static str, status: StatusCode) {
+    fn register(&mut self, route: &str, a: &Answer, token_dialect: Option<&'static str>) {
+        let Answer { method, status, .. } = *a;
+        if let Some(dialect) = token_dialect {
+            let outcome = token_outcome(status);
+            if !self.tokens.iter().any(|(o, _)| *o == outcome) {
+                let c = counter!(
+                    "tessera_token_requests_total",
+                    "dialect" => dialect,
+                    "outcome" => outcome
+                );
+                self.tokens.push((outcome, c));
+            }
+        }
         if !self
             .requests
             .iter()
@@ -231,134 +276,42 @@ impl RouteSeries {
     }
 }
 
-/// Counts and times one answered request (called by the request log, which has the route).
-pub fn record_request(method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
+/// One answered request, as the metrics see it.
+#[derive(Clone, Copy)]
+struct Answer {
+    method: &'static str,
+    status: StatusCode,
+    elapsed: Duration,
+}
+
+/// Counts and times one answered request (called by the edge layer, which has the route), and
+/// counts it as a token request of `token_dialect` when it asked a token endpoint.
+pub fn record_request(
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    elapsed: Duration,
+    token_dialect: Option<&'static str>,
+) {
     if !enabled() {
         return;
     }
-    let method = method_label(method);
+    let a = Answer {
+        method: method_label(method),
+        status,
+        elapsed,
+    };
+    let token = token_dialect.is_some();
     {
         let routes = ROUTES.read().unwrap_or_else(|e| e.into_inner());
-        if routes
-            .get(route)
-            .is_some_and(|r| r.record(method, status, elapsed))
-        {
+        if routes.get(route).is_some_and(|r| r.record(&a, token)) {
             return;
         }
     }
     let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
     let series = routes.entry(route.into()).or_default();
-    series.register(route, method, status);
-    series.record(method, status, elapsed);
-}
-
-/// Counts a dialect's token requests: every POST on its routes asks for a token (or a
-/// refreshed one), so its answer's status is the token request's outcome. A tower layer with a
-/// future of its own rather than `axum::middleware::from_fn`, which boxes and clones what is
-/// under it on every request (see [`crate::edge`]).
-#[derive(Debug, Clone, Copy)]
-pub struct CountTokens(pub &'static str);
-
-impl<S> tower::Layer<S> for CountTokens {
-    type Service = TokenCounter<S>;
-
-    fn layer(&self, inner: S) -> TokenCounter<S> {
-        TokenCounter {
-            dialect: self.0,
-            inner,
-        }
-    }
-}
-
-/// The service of [`CountTokens`].
-#[derive(Debug, Clone)]
-pub struct TokenCounter<S> {
-    dialect: &'static str,
-    inner: S,
-}
-
-impl<S> tower::Service<Request> for TokenCounter<S>
-where
-    S: tower::Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Counted<S::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let dialect = (req.method() == Method::POST && enabled()).then_some(self.dialect);
-        Counted {
-            inner: self.inner.call(req),
-            dialect,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The answer of a [`TokenCounter`], counted when ready.
-    pub struct Counted<F> {
-        #[pin]
-        inner: F,
-        dialect: Option<&'static str>,
-    }
-}
-
-impl<F, E> Future for Counted<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = self.project();
-        let out = std::task::ready!(this.inner.poll(cx));
-        if let (Some(dialect), Ok(res)) = (this.dialect.take(), &out) {
-            let status = res.status();
-            let outcome = if status.is_success() {
-                "issued"
-            } else if status == StatusCode::TOO_MANY_REQUESTS {
-                "throttled"
-            } else if status.is_server_error() {
-                "error"
-            } else {
-                "refused"
-            };
-            token_counter(dialect, outcome).increment(1);
-        }
-        std::task::Poll::Ready(out)
-    }
-}
-
-/// The counter of token requests of `dialect` with `outcome`, registered once (both are fixed
-/// names: six dialects, four outcomes).
-fn token_counter(dialect: &'static str, outcome: &'static str) -> Counter {
-    type Series = Vec<(&'static str, &'static str, Counter)>;
-    static TOKENS: LazyLock<RwLock<Series>> = LazyLock::new(Default::default);
-    let find = |v: &Series| {
-        v.iter()
-            .find(|(d, o, _)| *d == dialect && *o == outcome)
-            .map(|(.., c)| c.clone())
-    };
-    if let Some(c) = find(&TOKENS.read().unwrap_or_else(|e| e.into_inner())) {
-        return c;
-    }
-    let mut all = TOKENS.write().unwrap_or_else(|e| e.into_inner());
-    if let Some(c) = find(&all) {
-        return c;
-    }
-    let c = counter!("tessera_token_requests_total", "dialect" => dialect, "outcome" => outcome);
-    all.push((dialect, outcome, c.clone()));
-    c
+    series.register(route, &a, token_dialect);
+    series.record(&a, token);
 }
 
 /// Times a database operation of the background tasks.

@@ -8,12 +8,11 @@
 //! otherwise). `GET /business_applications` lists the partner's business applications for an
 //! unscoped partner token. Errors in the OAuth2 format (RFC 6749 §5.2, RFC 6750 §3.1).
 
-use super::Dialect;
+use super::{Dialect, Routes};
 use crate::form::bearer_token;
 use crate::state::AppState;
 use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
 use crate::toolkit::token_json;
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,15 +41,16 @@ pub const DIALECT: Dialect = Dialect::new(NAME, 7_200, routes, |_, base, _| {
 });
 
 /// The routes of this dialect.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/oauth/token", post(token))
-        .route("/business_applications", get(business_applications))
+pub fn routes() -> Routes {
+    vec![
+        ("/oauth/token", post(token)),
+        ("/business_applications", get(business_applications)),
+    ]
 }
 
 #[derive(Serialize)]
 struct BankedToken<'a> {
-    access_token: &'a str,
+    access_token: Box<serde_json::value::RawValue>,
     token_type: &'static str,
     expires_in: i64,
     scope: &'a str,
@@ -113,7 +113,7 @@ async fn token(
     }
     let issued = state.issuer.issue(&client, grant, now).map_err(refused)?;
     Ok(token_json(&BankedToken {
-        access_token: &issued.access_token,
+        access_token: crate::toolkit::jwt_json(&issued.access_token),
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: requested.unwrap_or(PARTNER_SCOPE),

@@ -11,8 +11,8 @@
 //! only to a caller whose key matched; the key of a deleted application is `invalid-grant`, like
 //! an unknown one), `too-many-requests` 429, and `internal-server-error` 500.
 
-use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
+use super::{Dialect, Routes};
 use crate::form::{
     AuthorizationHeader, BodyError, Form, FormError, MAX_BODY_BYTES, Peer, basic_credentials,
     has_media_type,
@@ -22,7 +22,6 @@ use crate::toolkit::{
     BodyRejection, FORM, FormRejection, JSON, JsonError, JsonField, JsonRejection, error_response,
     json_field, parse_json_object, read_body, token_json,
 };
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -67,8 +66,8 @@ fn configure(d: &mut DialectsConfig, name: &str, section: &Value) -> Result<(), 
 }
 
 /// The routes of this dialect.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/token", post(token))
+pub fn routes() -> Routes {
+    vec![("/token", post(token))]
 }
 
 /// Where an error points.
@@ -245,8 +244,8 @@ fn internal_error() -> BasiqError {
 pub const USER_CLAIM: &str = "userId";
 
 #[derive(Serialize)]
-struct BasiqToken<'a> {
-    access_token: &'a str,
+struct BasiqToken {
+    access_token: Box<serde_json::value::RawValue>,
     token_type: &'static str,
     expires_in: i64,
 }
@@ -447,7 +446,7 @@ async fn token(
             },
         })?;
     Ok(token_json(&BasiqToken {
-        access_token: &issued.access_token,
+        access_token: crate::toolkit::jwt_json(&issued.access_token),
         token_type: "Bearer",
         expires_in: issued.expires_in,
     }))

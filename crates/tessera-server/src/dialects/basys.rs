@@ -5,12 +5,11 @@
 //! `scope=<resource URI>/.default`. The response adds `not_before`, `expires_on` (epoch seconds)
 //! and `resource` (the resource id, also the token's `aud`). Errors in the OAuth2 format.
 
-use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
+use super::{Dialect, Routes};
 use crate::state::AppState;
 use crate::toolkit::oauth2::{ClientCredentials, ErrorCode, OAuthError};
 use crate::toolkit::token_json;
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
@@ -62,15 +61,16 @@ fn configure(
 }
 
 /// The routes of this dialect.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/oauth2/v2.0/token", post(token))
-        .route("/{tenant}/{policy}/oauth2/v2.0/token", post(token))
+pub fn routes() -> Routes {
+    vec![
+        ("/oauth2/v2.0/token", post(token)),
+        ("/{tenant}/{policy}/oauth2/v2.0/token", post(token)),
+    ]
 }
 
 #[derive(Serialize)]
-struct BasysToken<'a> {
-    access_token: &'a str,
+struct BasysToken {
+    access_token: Box<serde_json::value::RawValue>,
     token_type: &'static str,
     not_before: i64,
     expires_in: i64,
@@ -117,7 +117,7 @@ async fn token(
         .token(req.credentials(), grant)
         .map_err(|e| OAuthError::from_token(e, req.basic))?;
     Ok(token_json(&BasysToken {
-        access_token: &issued.access_token,
+        access_token: crate::toolkit::jwt_json(&issued.access_token),
         token_type: "Bearer",
         not_before: issued.claims.nbf,
         expires_in: issued.expires_in,

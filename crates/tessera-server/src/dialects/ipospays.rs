@@ -18,15 +18,14 @@
 //! Refreshes stop `refresh_max_age_seconds` (default 24 h) after `auth_time`, and no refreshed
 //! token outlives that; revoking any token of a chain revokes the chain.
 
-use super::Dialect;
 use super::config::{ConfigError, DialectsConfig, read_section};
+use super::{Dialect, Routes};
 use crate::form::{BodyError, Peer};
 use crate::state::AppState;
 use crate::toolkit::{
     BodyRejection, JsonError, JsonField, JsonObject, JsonRejection, error_response, json_field,
     token_json,
 };
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -90,10 +89,11 @@ fn configure(d: &mut DialectsConfig, name: &str, section: &Value) -> Result<(), 
 }
 
 /// The routes of this dialect.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/authenticate-token", post(authenticate))
-        .route("/v1/refresh-token", post(refresh))
+pub fn routes() -> Routes {
+    vec![
+        ("/v1/authenticate-token", post(authenticate)),
+        ("/v1/refresh-token", post(refresh)),
+    ]
 }
 
 /// The document's error codes.
@@ -245,11 +245,11 @@ type Body = Result<JsonObject<Unreadable>, Unreadable>;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct IposToken<'a> {
+struct IposToken {
     response_code: &'static str,
     response_message: &'static str,
     created_dt: String,
-    token: &'a str,
+    token: Box<serde_json::value::RawValue>,
 }
 
 /// Request fields: headers first, then a JSON body.
@@ -302,7 +302,7 @@ fn respond(issued: &IssuedToken, now_ms: i128) -> Response {
         response_code: "00",
         response_message: "Success",
         created_dt: now_ms.to_string(),
-        token: &issued.access_token,
+        token: crate::toolkit::jwt_json(&issued.access_token),
     })
 }
 

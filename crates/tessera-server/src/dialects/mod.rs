@@ -14,8 +14,10 @@ pub mod ipospays;
 pub mod paysecurez;
 pub mod rfc6749;
 
+pub use crate::edge::TokenRoute;
 use crate::state::AppState;
 use axum::Router;
+use axum::routing::MethodRouter;
 use config::{ConfigError, DialectsConfig};
 use serde_json::Value;
 use tessera_core::proto::Algorithm;
@@ -28,9 +30,9 @@ pub struct Dialect {
     pub name: &'static str,
     /// Its token lifetime unless configured: the document's.
     pub default_ttl: Duration,
-    /// Its routes, at the document's paths (the configured prefix is added around them). Every
+    /// Its routes, at the document's paths (the configured prefix is put before them). Every
     /// POST route issues tokens: the metrics count each POST's answer as a token request.
-    pub routes: fn() -> Router<AppState>,
+    pub routes: fn() -> Routes,
     /// The algorithm its tokens are signed with, when it is not the deployment's default.
     pub algorithm: fn(&DialectsConfig) -> Option<Algorithm>,
     /// Reads its config section: the common keys (see [`config::common_only`]) and its own.
@@ -48,7 +50,7 @@ impl Dialect {
     pub const fn new(
         name: &'static str,
         default_ttl_seconds: i64,
-        routes: fn() -> Router<AppState>,
+        routes: fn() -> Routes,
         example: fn(&AppState, &str, &str) -> String,
     ) -> Dialect {
         Dialect {
@@ -61,6 +63,9 @@ impl Dialect {
         }
     }
 }
+
+/// A dialect's routes: (path, handlers).
+pub type Routes = Vec<(&'static str, MethodRouter<AppState>)>;
 
 /// Every provider dialect, in the order their routes are merged.
 pub const REGISTRY: &[Dialect] = &[
@@ -88,21 +93,25 @@ pub fn enabled(state: &AppState) -> Vec<(&'static Dialect, String)> {
         .collect()
 }
 
-/// The routes of every enabled provider dialect, each under its prefix.
-pub fn routes(config: &DialectsConfig) -> Router<AppState> {
+/// The routes of every enabled provider dialect, each under its prefix, and which dialect each
+/// route belongs to (the edge layer counts the POSTs there as token requests).
+pub fn routes(config: &DialectsConfig) -> (Router<AppState>, Vec<TokenRoute>) {
     let mut r = Router::new();
+    let mut token_routes = Vec::new();
     for dialect in REGISTRY {
         let common = config.common(dialect.name);
         if !common.enabled {
             continue;
         }
-        let routes = (dialect.routes)().route_layer(crate::telemetry::CountTokens(dialect.name));
         let prefix = common.prefix.trim_end_matches('/');
-        r = r.merge(if prefix.is_empty() {
-            routes
-        } else {
-            Router::new().nest(prefix, routes)
-        });
+        for (path, handlers) in (dialect.routes)() {
+            let path = format!("{prefix}{path}");
+            r = r.route(&path, handlers);
+            token_routes.push(TokenRoute {
+                route: path.into(),
+                dialect: dialect.name,
+            });
+        }
     }
-    r
+    (r, token_routes)
 }

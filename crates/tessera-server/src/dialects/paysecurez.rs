@@ -4,14 +4,13 @@
 //! The document recommends a new token per transaction, so this path is as lean as the standard
 //! endpoint: one small JSON parse, then the same in-memory authentication and one signature.
 
-use super::Dialect;
+use super::{Dialect, Routes};
 use crate::form::{BodyError, MAX_BODY_BYTES, Peer};
 use crate::state::AppState;
 use crate::toolkit::{
     BodyRejection, JsonError, JsonField, JsonObject, JsonRejection, error_response, json_field,
     token_json,
 };
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -32,8 +31,8 @@ pub const DIALECT: Dialect = Dialect::new(NAME, 1_800, routes, |_, base, _| {
 });
 
 /// The routes of this dialect.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/token", post(token))
+pub fn routes() -> Routes {
+    vec![("/api/token", post(token))]
 }
 
 /// An error in the document's shape.
@@ -116,8 +115,8 @@ impl JsonRejection for PszError {
 }
 
 #[derive(Serialize)]
-struct PszToken<'a> {
-    access_token: &'a str,
+struct PszToken {
+    access_token: Box<serde_json::value::RawValue>,
     expires_in: i64,
     token_type: &'static str,
 }
@@ -182,7 +181,7 @@ async fn token(
             },
         })?;
     Ok(token_json(&PszToken {
-        access_token: &issued.access_token,
+        access_token: crate::toolkit::jwt_json(&issued.access_token),
         expires_in: issued.expires_in,
         token_type: "Bearer",
     }))

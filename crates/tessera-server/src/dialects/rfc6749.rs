@@ -22,8 +22,8 @@ impl Repeatable for Resources {
 }
 
 #[derive(Serialize)]
-struct TokenResponse<'a> {
-    access_token: &'a str,
+struct TokenResponse {
+    access_token: Box<serde_json::value::RawValue>,
     token_type: &'static str,
     expires_in: i64,
     scope: String,
@@ -75,7 +75,7 @@ pub async fn token(
         .token(req.credentials(), grant)
         .map_err(|e| OAuthError::from_token(e, req.basic))?;
     Ok(token_json(&TokenResponse {
-        access_token: &issued.access_token,
+        access_token: crate::toolkit::jwt_json(&issued.access_token),
         token_type: "Bearer",
         expires_in: issued.expires_in,
         // The claim is the granted scope set, already rendered (this dialect never binds).

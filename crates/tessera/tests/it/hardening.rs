@@ -303,6 +303,42 @@ fn a_master_key_readable_by_others_is_refused() {
     assert_eq!(srv.get("/healthz").status, 200);
 }
 
+/// A request whose body stops arriving is answered 408 after the 10 s request timeout (a
+/// slow-body client cannot hold a connection and its task forever), as a logged request with an
+/// id, and the connection is closed since the body was never read to its end.
+#[test]
+fn a_stalled_body_is_answered_408_after_the_request_timeout() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    let srv = env.serve();
+    let addr = srv.base.trim_start_matches("http://").to_owned();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    write!(
+        sock,
+        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type="
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let waited = started.elapsed();
+    let head = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(head.starts_with("http/1.1 408"), "{head}");
+    assert!(head.contains("x-request-id: "), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+}
+
 /// An answer sent before the request body was read says `Connection: close` (RFC 9112 §9.6), so
 /// that a keep-alive client does not send its next request into the closing socket.
 #[test]

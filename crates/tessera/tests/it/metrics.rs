@@ -78,6 +78,7 @@ fn counters_move_and_labels_stay_bounded_and_secret_free() {
     }
     let env = Env::new();
     let c = env.client("merchant");
+    let partner = env.client("api-partner");
     let srv = env.serve();
     token_ok(&srv, &c);
     let before = Samples::scrape(&srv.base);
@@ -102,7 +103,29 @@ fn counters_move_and_labels_stay_bounded_and_secret_free() {
         401
     );
     assert_eq!(srv.get("/no/such/path/with-a-secret-in-it").status, 404);
+    let auth = crate::harness::basic(&partner.client_id, &partner.secret);
+    let basiq = srv.post(
+        "/token",
+        "application/x-www-form-urlencoded",
+        b"scope=SERVER_ACCESS".to_vec(),
+        &[("authorization", &auth), ("basiq-version", "3.0")],
+    );
+    assert_eq!(basiq.status, 200);
+    // Not a token request: only POSTs on a dialect's routes count.
+    assert_eq!(srv.get("/token").status, 405);
     let after = Samples::scrape(&srv.base);
+    let basiq_issued = [("dialect", "basiq"), ("outcome", "issued")];
+    assert_eq!(
+        after.get("tessera_token_requests_total", &basiq_issued)
+            - before.get("tessera_token_requests_total", &basiq_issued),
+        1.0
+    );
+    assert_eq!(
+        after.get("tessera_token_requests_total", &[("dialect", "basiq")])
+            - before.get("tessera_token_requests_total", &[("dialect", "basiq")]),
+        1.0,
+        "the GET is not a token request"
+    );
 
     assert_eq!(
         after.get("tessera_token_requests_total", &issued)
