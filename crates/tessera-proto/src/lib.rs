@@ -174,6 +174,49 @@ pub struct AccessTokenClaims {
     pub extra: ExtraClaims,
 }
 
+/// The claims of a token being signed, borrowed from the issuer, the client and the grant: the
+/// fields of [`AccessTokenClaims`] in its order and with its attributes, so that both serialize
+/// to the same JSON (a unit test checks) while signing copies no string.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[allow(missing_docs, reason = "the fields are those of AccessTokenClaims")]
+pub struct ClaimsToSign<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub client_id: &'a str,
+    pub aud: &'a Audience,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: &'a str,
+    pub scope: &'a str,
+    pub tenant_id: &'a str,
+    pub secret_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(flatten)]
+    pub extra: &'a ExtraClaims,
+}
+
+impl<'a> From<&'a AccessTokenClaims> for ClaimsToSign<'a> {
+    fn from(c: &'a AccessTokenClaims) -> Self {
+        ClaimsToSign {
+            iss: &c.iss,
+            sub: &c.sub,
+            client_id: &c.client_id,
+            aud: &c.aud,
+            exp: c.exp,
+            iat: c.iat,
+            nbf: c.nbf,
+            jti: &c.jti,
+            scope: &c.scope,
+            tenant_id: &c.tenant_id,
+            secret_id: &c.secret_id,
+            auth_time: c.auth_time,
+            extra: &c.extra,
+        }
+    }
+}
+
 /// The `jti` of the first token of a refresh chain, carried by every token refreshed from it:
 /// revoking any token of the chain revokes this id, and with it the whole chain.
 pub const ORIGIN_JTI_CLAIM: &str = "origin_jti";
@@ -540,6 +583,15 @@ mod tests {
         );
         let back: AccessTokenClaims = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
+        // What the issuer signs serializes as the claims do, with and without extras.
+        let mut timed = claims(ExtraClaims::default());
+        timed.auth_time = Some(5);
+        for c in [&c, &claims(ExtraClaims::default()), &timed] {
+            assert_eq!(
+                serde_json::to_string(&ClaimsToSign::from(c)).unwrap(),
+                serde_json::to_string(c).unwrap()
+            );
+        }
         assert_eq!(back.extra.get_str("userId"), Some("u"));
         let plain: AccessTokenClaims = serde_json::from_str(&plain).unwrap();
         assert!(plain.extra.is_empty());
@@ -592,6 +644,15 @@ mod tests {
         assert!(json.contains(r#""auth_time":7"#), "{json}");
         let back: AccessTokenClaims = serde_json::from_str(&json).unwrap();
         assert_eq!(back, c);
+        // What the issuer signs serializes as the claims do, with and without extras.
+        let mut timed = claims(ExtraClaims::default());
+        timed.auth_time = Some(5);
+        for c in [&c, &claims(ExtraClaims::default()), &timed] {
+            assert_eq!(
+                serde_json::to_string(&ClaimsToSign::from(c)).unwrap(),
+                serde_json::to_string(c).unwrap()
+            );
+        }
     }
 }
 

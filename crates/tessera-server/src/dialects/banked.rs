@@ -117,7 +117,7 @@ async fn token(
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: requested.unwrap_or(PARTNER_SCOPE),
-        created_at: issued.claims.iat,
+        created_at: issued.issued_at,
     }))
 }
 

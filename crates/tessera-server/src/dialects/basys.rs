@@ -119,9 +119,9 @@ async fn token(
     Ok(token_json(&BasysToken {
         access_token: crate::toolkit::jwt_json(&issued.access_token),
         token_type: "Bearer",
-        not_before: issued.claims.nbf,
+        not_before: issued.issued_at,
         expires_in: issued.expires_in,
-        expires_on: issued.claims.exp,
+        expires_on: issued.expires_at,
         resource: d.basys_resource_id.to_string(),
     }))
 }

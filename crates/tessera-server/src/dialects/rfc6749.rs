@@ -79,7 +79,7 @@ pub async fn token(
         token_type: "Bearer",
         expires_in: issued.expires_in,
         // The claim is the granted scope set, already rendered (this dialect never binds).
-        scope: issued.claims.scope.clone(),
+        scope: issued.scope_claim,
     }))
 }
 
