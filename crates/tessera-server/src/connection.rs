@@ -5,8 +5,8 @@
 //! on the wire, so the server must close the connection after such an answer, and RFC 9112 §9.6
 //! says it should say so: a keep-alive client that is not told sends its next request into the
 //! closing socket and fails ("Remote end closed connection without response"). The edge layer
-//! ([`crate::edge`]) watches whether the body reached its end and, if it did not, adds `Connection: close`, which
-//! hyper also honours by closing after the response.
+//! ([`crate::edge`]) watches whether the body reached its end and, if it did not, adds
+//! `Connection: close`, which hyper also honours by closing after the response.
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;

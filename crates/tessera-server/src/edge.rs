@@ -25,7 +25,7 @@ use tower::{Layer, Service};
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The revocation feed long-polls for up to 30 s, so it is outside [`REQUEST_TIMEOUT`].
-const LONG_POLL_ROUTE: &str = "/oauth2/revocations";
+pub(crate) const LONG_POLL_ROUTE: &str = "/oauth2/revocations";
 
 /// A route whose POSTs ask for tokens, and the dialect that answers them.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! Internal errors: the client learns only that something failed on the server; the cause rides
-//! in a response extension to the edge layer ([`crate::edge`]), so it is logged once, with no secret in it.
+//! in a response extension to the edge layer ([`crate::edge`]), so it is logged once, with no
+//! secret in it.
 
 use axum::response::Response;
 use std::sync::Arc;

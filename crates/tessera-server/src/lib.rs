@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
     }
     // The revocation feed long-polls: the edge layer leaves it out of the request timeout.
     let mut r = r
-        .route("/oauth2/revocations", get(oauth::revocations))
+        .route(edge::LONG_POLL_ROUTE, get(oauth::revocations))
         .fallback(not_found);
     if !state.config.limits.trusted_proxies.is_empty() {
         r = r.layer(axum::middleware::from_fn_with_state(
