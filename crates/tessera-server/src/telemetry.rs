@@ -207,8 +207,8 @@ impl RouteSeries {
             .find(|(m, s, _)| *m == method && *s == status);
         let histogram = self.durations.iter().find(|(m, _)| *m == method);
         let throttled = status != StatusCode::TOO_MANY_REQUESTS || self.throttled.is_some();
-        let outcome = token_outcome(status);
         let tokens = if token {
+            let outcome = token_outcome(status);
             match self.tokens.iter().find(|(o, _)| *o == outcome) {
                 Some((_, c)) => Some(c),
                 None => return false,

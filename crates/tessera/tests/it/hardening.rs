@@ -1,7 +1,7 @@
 //! Issue #14: what an attacker or a failing database would find. Each test here failed on the
 //! code before its fix.
 
-use crate::harness::{Client, Env, s};
+use crate::harness::{Client, Env, Server, s};
 use std::path::Path;
 use std::time::Duration;
 
@@ -303,33 +303,38 @@ fn a_master_key_readable_by_others_is_refused() {
     assert_eq!(srv.get("/healthz").status, 200);
 }
 
+/// Writes `request` as is on a new connection and returns the answer's head, lowercased (up to
+/// the blank line), waiting at most `wait` for it.
+fn raw_answer_head(srv: &Server, request: &str, wait: Duration) -> String {
+    use std::io::{Read, Write};
+    let addr = srv.base.trim_start_matches("http://");
+    let mut sock = std::net::TcpStream::connect(addr).unwrap();
+    sock.set_read_timeout(Some(wait)).unwrap();
+    sock.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = sock.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        head.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&head).to_lowercase()
+}
+
 /// A request whose body stops arriving is answered 408 after the 10 s request timeout (a
 /// slow-body client cannot hold a connection and its task forever), as a logged request with an
 /// id, and the connection is closed since the body was never read to its end.
 #[test]
 fn a_stalled_body_is_answered_408_after_the_request_timeout() {
-    use std::io::{Read, Write};
     let env = Env::new();
     let srv = env.serve();
-    let addr = srv.base.trim_start_matches("http://").to_owned();
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
     let started = std::time::Instant::now();
-    write!(
-        sock,
-        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type="
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = sock.read(&mut buf).unwrap();
-        assert!(n > 0, "closed without an answer");
-        answer.extend_from_slice(&buf[..n]);
-    }
+    let head = raw_answer_head(
+        &srv,
+        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=",
+        Duration::from_secs(20),
+    );
     let waited = started.elapsed();
-    let head = String::from_utf8_lossy(&answer).to_lowercase();
     assert!(head.starts_with("http/1.1 408"), "{head}");
     assert!(head.contains("x-request-id: "), "{head}");
     assert!(head.contains("connection: close"), "{head}");
@@ -343,27 +348,15 @@ fn a_stalled_body_is_answered_408_after_the_request_timeout() {
 /// that a keep-alive client does not send its next request into the closing socket.
 #[test]
 fn an_answer_before_the_body_was_read_says_connection_close() {
-    use std::io::{Read, Write};
     let env = Env::new();
     let c = env.client("merchant");
     let srv = env.serve();
     // Over the size limit, announced by Content-Length: refused before any body byte is read.
-    let addr = srv.base.trim_start_matches("http://").to_owned();
-    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        sock,
-        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = sock.read(&mut buf).unwrap();
-        assert!(n > 0, "closed without an answer");
-        head.extend_from_slice(&buf[..n]);
-    }
-    let head = String::from_utf8_lossy(&head).to_lowercase();
+    let head = raw_answer_head(
+        &srv,
+        "POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert!(head.starts_with("http/1.1 413"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
 
