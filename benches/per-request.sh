@@ -25,8 +25,15 @@ printf '[tokens]\nalgorithm = "%s"\n' "$ALG" > "$DATA/tessera.toml"
 export TESSERA_CONFIG="$DATA/tessera.toml" CREDS="$DATA/creds.txt"
 ./target/release/tessera-bench-seed "$TESSERA_DATABASE_URL" "$APPS" "$CREDS" > /dev/null
 URL="http://127.0.0.1:$PORT/oauth2/token"
-ready() { for _ in $(seq 1 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
-requests() { sed -n 's/.*requests=\([0-9]*\).*/\1/p'; }
+# -f: /readyz answers 503 until the directory is loaded, which under valgrind takes seconds.
+ready() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
+# The request count of wrk's RESULT line; a run with any non-200 answer is refused, since a cheap
+# error would pass for a cheap token.
+requests() {
+  local r; r=$(grep RESULT)
+  case "$r" in *" non200=0 "*) ;; *) echo "refused: $r" >&2; return 1 ;; esac
+  sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<< "$r"
+}
 
 # Allocations: the uprobes count every call while wrk runs.
 for f in mi_malloc_aligned mi_zalloc_aligned mi_realloc_aligned; do perf probe -q -x "$BIN" --add "$f"; done
