@@ -111,9 +111,9 @@ where
                 if long_poll {
                     return answer.await;
                 }
-                match tokio::time::timeout(REQUEST_TIMEOUT, answer).await {
-                    Ok(res) => res,
-                    Err(_) => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
+                match within(start + REQUEST_TIMEOUT, answer).await {
+                    Some(res) => res,
+                    None => Ok(StatusCode::REQUEST_TIMEOUT.into_response()),
                 }
             };
             let (Ok(mut res), client) = if request_log::wanted() {
@@ -133,5 +133,51 @@ where
             request_log::finish(answered, id, &mut res);
             Ok(res)
         })
+    }
+}
+
+/// `f`'s output, or `None` once `deadline` has passed. Unlike `tokio::time::timeout`, which
+/// builds its timer (a clone of the runtime handle, an atomic every worker shares) before the
+/// first poll, the timer is made only when `f` first has to wait; a request answered on its first
+/// poll never makes one, and one that waits gets the same deadline, counted from its arrival.
+async fn within<F: Future>(deadline: Instant, f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = f.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let timer = timer.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+                deadline,
+            )))
+        });
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn an_answer_before_the_deadline_is_kept() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert_eq!(within(deadline, async { 7 }).await, Some(7));
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            8
+        };
+        assert_eq!(within(deadline, late).await, Some(8));
+    }
+
+    #[tokio::test]
+    async fn a_wait_past_the_deadline_ends_it() {
+        let start = Instant::now();
+        let never = std::future::pending::<()>();
+        assert_eq!(within(start + Duration::from_millis(50), never).await, None);
+        assert!(start.elapsed() >= Duration::from_millis(50));
     }
 }
