@@ -407,15 +407,14 @@ impl Issuer {
                 computed.for_audience(management)
             }
         };
-        let (scope, rendered) = match grant.scope {
+        let (scope, asked) = match grant.scope {
             Some(s) if !s.is_empty() => {
                 if let Some(bad) = s.iter().find(|x| !allowed.set.contains(x.as_str())) {
                     return Err(TokenError::InvalidScope(bad.to_string()));
                 }
-                let rendered = s.to_string();
-                (Arc::new(s), rendered)
+                (Arc::new(s), true)
             }
-            _ => (allowed.set.clone(), String::from(&*allowed.claim)),
+            _ => (allowed.set.clone(), false),
         };
         let ttl = grant.ttl.unwrap_or(self.config.token_ttl);
         let alg = grant.alg.unwrap_or(self.config.alg);
@@ -423,7 +422,12 @@ impl Issuer {
         let key = keys.signer(alg, now).ok_or(TokenError::NoSigningKey)?;
         let iat = now.unix_timestamp();
         let exp = iat + ttl.whole_seconds();
-        let scope_claim = grant.scope_claim.unwrap_or(rendered);
+        // A dialect's own claim wins; the role's is rendered already; only a narrowed set is new.
+        let scope_claim = match grant.scope_claim {
+            Some(claim) => claim,
+            None if asked => scope.to_string(),
+            None => String::from(&*allowed.claim),
+        };
         // The claims borrow what they name: ids are written into buffers on the stack.
         let mut ids = [uuid::Uuid::encode_buffer(); 3];
         let [client_buf, tenant_buf, secret_buf] = &mut ids;
