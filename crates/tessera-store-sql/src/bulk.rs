@@ -6,22 +6,9 @@
 //! engine with a cheaper reader implements [`BulkRead`] and runs [`read_all`] on it; the SQL and
 //! the mapping of columns to rows stay here, written once, beside the column lists they follow.
 
-use crate::rows::*;
+pub use crate::rows::Columns;
+use crate::rows::{self, APP_COLS, REVOCATION_COLS, SECRET_COLS, SECRETS_FROM, TENANT_COLS};
 use tessera_core::store::{ChangeSet, StoreError};
-
-/// One row, its columns read by position in the order of the query's column list.
-pub trait Columns {
-    /// A `TEXT NOT NULL` column.
-    fn text(&self, i: usize) -> Result<String, StoreError>;
-    /// A `TEXT` column that may be NULL.
-    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
-    /// An integer column.
-    fn int(&self, i: usize) -> Result<i64, StoreError>;
-    /// An integer column that may be NULL.
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
-    /// A `BLOB NOT NULL` column.
-    fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError>;
-}
 
 /// Runs queries inside one read transaction (so one snapshot) of an engine's own reader.
 pub trait BulkRead {
@@ -33,65 +20,42 @@ pub trait BulkRead {
     ) -> Result<(), StoreError>;
 }
 
-/// The rows of one query, converted.
-fn collect<R, T>(
-    r: &mut dyn BulkRead,
-    sql: &str,
-    from: fn(&dyn Columns) -> Result<R, StoreError>,
-) -> Result<Vec<T>, StoreError>
-where
-    T: TryFrom<R, Error = StoreError>,
-{
-    let mut out = Vec::new();
-    r.each(sql, &mut |c| {
-        out.push(T::try_from(from(c)?)?);
-        Ok(())
-    })?;
-    Ok(out)
+impl dyn BulkRead + '_ {
+    /// The rows of one query, read with `map`.
+    fn collect<T>(
+        &mut self,
+        sql: &str,
+        map: fn(&dyn Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.each(sql, &mut |c| {
+            out.push(map(c)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
 }
 
 /// Everything, as `changes_since(0)` returns it: the change counter first, so that every row
 /// read after it, in the same snapshot, is at that sequence number or before.
 pub fn read_all(r: &mut dyn BulkRead) -> Result<ChangeSet, StoreError> {
-    let mut seq = 0;
-    r.each("SELECT value FROM change_seq WHERE id = 1", &mut |c| {
-        seq = c.int(0)?;
-        Ok(())
-    })?;
-    let tenants = collect(
-        r,
-        &format!("SELECT {TENANT_COLS} FROM tenants"),
-        TenantRow::from_columns,
-    )?;
-    let apps = collect(
-        r,
-        &format!("SELECT {APP_COLS} FROM applications"),
-        AppRow::from_columns,
-    )?;
-    let secrets = collect(
-        r,
+    let int = |c: &dyn Columns| c.int(0);
+    let seq = r.collect(crate::SEQ, int)?;
+    let tenants = r.collect(&format!("SELECT {TENANT_COLS} FROM tenants"), rows::tenant)?;
+    let apps = r.collect(&format!("SELECT {APP_COLS} FROM applications"), rows::app)?;
+    let secrets = r.collect(
         &format!("SELECT {SECRET_COLS} FROM {SECRETS_FROM}"),
-        SecretRow::from_columns,
+        rows::secret,
     )?;
-    let revocations = collect(
-        r,
-        &format!("SELECT {REVOCATION_COLS} FROM revocations ORDER BY seq"),
-        RevocationRow::from_columns,
-    )?;
-    let mut keys = 0;
-    r.each(
-        "SELECT COUNT(*) FROM signing_keys WHERE seq > 0",
-        &mut |c| {
-            keys = c.int(0)?;
-            Ok(())
-        },
-    )?;
+    let revocations = format!("SELECT {REVOCATION_COLS} FROM revocations ORDER BY seq");
+    let revocations = r.collect(&revocations, rows::revocation)?;
+    let keys = r.collect("SELECT COUNT(*) FROM signing_keys WHERE seq > 0", int)?;
     Ok(ChangeSet {
-        seq,
+        seq: seq.first().copied().unwrap_or_default(),
         tenants,
         apps,
         secrets,
-        keys_changed: keys > 0,
+        keys_changed: keys.first().is_some_and(|n| *n > 0),
         revocations,
     })
 }

@@ -10,16 +10,20 @@
 //! secret limit, first-key creation) cannot race.
 
 pub mod bulk;
+#[macro_use]
+pub mod driver;
 mod people;
 mod rows;
 mod webhooks;
 
 use async_trait::async_trait;
-use rows::*;
-use sqlx::error::DatabaseError;
-use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+use driver::{Arg, Driver, On, RowMap};
+use rows::{
+    APP_COLS, AUDIT_COLS, Columns, KEY_COLS, REVOCATION_COLS, SECRET_COLS, SECRETS_FROM,
+    TENANT_COLS, kind_str, micros,
 };
+use sqlx::error::DatabaseError;
+use sqlx::{Database, Pool, Transaction};
 use tessera_core::audit::{AuditEvent, AuditQuery};
 use tessera_core::ids::{ClientId, SecretId, TenantId};
 use tessera_core::keys::KeyRecord;
@@ -32,7 +36,7 @@ use time::{Date, OffsetDateTime, Time};
 #[async_trait]
 pub trait Engine: Send + Sync + Sized + 'static {
     /// The sqlx driver.
-    type Db: Database + sqlx::database::HasStatementCache;
+    type Db: Driver;
     /// The store's name in `Debug` output.
     const NAME: &'static str;
     /// Appended to the query that checks an application before a secret is added to it: a row
@@ -153,40 +157,66 @@ impl<E: Engine> SqlStore<E> {
 
 type Tx<E> = Transaction<'static, <E as Engine>::Db>;
 
-// The same bounds twice (here and on the `Store` impl): they hold for every sqlx driver, but
-// Rust does not carry where-clauses from a trait to its users, so each generic impl names them.
-impl<E: Engine> SqlStore<E>
-where
-    for<'c> &'c mut <E::Db as Database>::Connection: Executor<'c, Database = E::Db>,
-    for<'q> <E::Db as Database>::Arguments<'q>: IntoArguments<'q, E::Db>,
-    for<'r> &'r str: ColumnIndex<<E::Db as Database>::Row>,
-    usize: ColumnIndex<<E::Db as Database>::Row>,
-    for<'q> String: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> i64: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> Vec<u8>: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> Option<String>: Encode<'q, E::Db> + Type<E::Db>,
-    for<'q> Option<i64>: Encode<'q, E::Db> + Type<E::Db>,
-{
+/// The change counter.
+const SEQ: &str = "SELECT value FROM change_seq WHERE id = 1";
+
+// Every statement of the crate runs through these four, so that a driver error becomes a
+// `StoreError` in one place.
+impl<E: Engine> SqlStore<E> {
+    /// Runs a statement; returns how many rows it changed.
+    async fn exec<'a>(
+        on: impl Into<On<'a, E::Db>> + Send,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<u64, StoreError> {
+        let done = E::Db::run(on.into(), sql, args, true).await;
+        Ok(E::rows_affected(&done.map_err(map_err::<E>)?))
+    }
+
+    /// Every row a statement returns.
+    async fn all<'a, T: Send>(
+        on: impl Into<On<'a, E::Db>> + Send,
+        sql: &str,
+        args: Vec<Arg>,
+        map: RowMap<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        E::Db::rows(on.into(), sql, args, map, map_err::<E>).await
+    }
+
+    /// The first row a statement returns, if any.
+    async fn opt<'a, T: Send>(
+        on: impl Into<On<'a, E::Db>> + Send,
+        sql: &str,
+        args: Vec<Arg>,
+        map: RowMap<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(Self::all(on, sql, args, map).await?.into_iter().next())
+    }
+
+    /// The first row a statement returns; [`StoreError::NotFound`] when there is none.
+    async fn one<'a, T: Send>(
+        on: impl Into<On<'a, E::Db>> + Send,
+        sql: &str,
+        args: Vec<Arg>,
+        map: RowMap<T>,
+    ) -> Result<T, StoreError> {
+        Self::opt(on, sql, args, map)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Starts a write transaction: bumps the change counter first (see the crate documentation)
     /// and returns the new sequence number.
     async fn begin_write(&self) -> Result<(Tx<E>, i64), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
+        let bump = "UPDATE change_seq SET value = value + 1 WHERE id = 1 RETURNING value";
+        let seq = Self::one(&mut tx, bump, vec![], int).await?;
         E::on_write(&mut *tx).await.map_err(map_err::<E>)?;
         Ok((tx, seq))
     }
 
-    /// The sequence number of the last change.
-    async fn seq(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT value FROM change_seq WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err::<E>)
+    async fn commit(tx: Tx<E>) -> Result<(), StoreError> {
+        tx.commit().await.map_err(map_err::<E>)
     }
 
     /// Sets one column of a live application and returns the application.
@@ -194,20 +224,14 @@ where
         tx: &mut Tx<E>,
         id: ClientId,
         column: &str,
-        value: String,
+        value: &str,
         seq: i64,
     ) -> Result<Application, StoreError> {
-        let r: AppRow = sqlx::query_as(&format!(
+        let sql = format!(
             "UPDATE applications SET {column} = $1, seq = $2
              WHERE client_id = $3 AND status <> 'deleted' RETURNING {APP_COLS}"
-        ))
-        .bind(value)
-        .bind(seq)
-        .bind(id.to_string())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
-        r.try_into()
+        );
+        Self::one(tx, &sql, args![value, seq, id], rows::app).await
     }
 
     /// Inserts a secret into a live application unless it already has `max_active` unexpired
@@ -220,41 +244,24 @@ where
         now: OffsetDateTime,
         seq: i64,
     ) -> Result<(), StoreError> {
-        let client = s.meta.client_id.to_string();
-        sqlx::query(&format!(
+        let m = &s.meta;
+        let live = format!(
             "SELECT client_id FROM applications WHERE client_id = $1 AND status <> 'deleted'{}",
             E::LOCK_ROW
-        ))
-        .bind(client.clone())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM secrets WHERE client_id = $1 AND deleted = 0 AND expires_at > $2",
-        )
-        .bind(client.clone())
-        .bind(ts(now))
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
+        );
+        Self::one(&mut *tx, &live, args![m.client_id], text).await?;
+        let active = "SELECT COUNT(*) FROM secrets
+                      WHERE client_id = $1 AND deleted = 0 AND expires_at > $2";
+        let active = Self::one(&mut *tx, active, args![m.client_id, now], int).await?;
         if usize::try_from(active).unwrap_or(usize::MAX) >= max_active {
             return Err(StoreError::SecretLimit);
         }
-        sqlx::query(
-            "INSERT INTO secrets (id, client_id, name, digest, created_at, expires_at, deleted, seq)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
-        )
-        .bind(s.meta.id.to_string())
-        .bind(client)
-        .bind(s.meta.name.clone())
-        .bind(s.digest.0.to_vec())
-        .bind(ts(s.meta.created_at))
-        .bind(ts(s.meta.expires_at))
-        .bind(seq)
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
-        Ok(())
+        let insert = "INSERT INTO secrets
+                          (id, client_id, name, digest, created_at, expires_at, deleted, seq)
+                      VALUES ($1, $2, $3, $4, $5, $6, 0, $7)";
+        let (digest, created, expires) = (&s.digest.0[..], m.created_at, m.expires_at);
+        let args = args![m.id, m.client_id, &m.name, digest, created, expires, seq];
+        Self::exec(tx, insert, args).await.map(drop)
     }
 
     /// Records a revocation, if any, as `tenant`'s, or extends an existing one for the same
@@ -267,8 +274,7 @@ where
         seq: i64,
     ) -> Result<(), StoreError> {
         let Some(r) = r else { return Ok(()) };
-        sqlx::query(
-            "INSERT INTO revocations (kind, subject, before, expires, seq, tenant_id)
+        let sql = "INSERT INTO revocations (kind, subject, before, expires, seq, tenant_id)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (kind, subject) DO UPDATE SET
                  before = CASE WHEN revocations.before > excluded.before
@@ -276,152 +282,91 @@ where
                  expires = CASE WHEN revocations.expires > excluded.expires
                                 THEN revocations.expires ELSE excluded.expires END,
                  seq = excluded.seq,
-                 tenant_id = COALESCE(revocations.tenant_id, excluded.tenant_id)",
-        )
-        .bind(kind_str(r.kind).to_owned())
-        .bind(r.id.clone())
-        .bind(r.before)
-        .bind(r.expires)
-        .bind(seq)
-        .bind(tenant.map(|t| t.to_string()))
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
-        Ok(())
+                 tenant_id = COALESCE(revocations.tenant_id, excluded.tenant_id)";
+        let args = args![kind_str(r.kind), &r.id, r.before, r.expires, seq, tenant];
+        Self::exec(tx, sql, args).await.map(drop)
     }
 
     async fn insert_key_with(tx: &mut Tx<E>, k: &KeyRecord, seq: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, created_at, activates_at, sealed_key, seq)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(k.kid.clone())
-        .bind(k.alg.as_str().to_owned())
-        .bind(ts(k.created_at))
-        .bind(ts(k.activates_at))
-        .bind(k.sealed_private_key.clone())
-        .bind(seq)
-        .execute(&mut **tx)
-        .await
-        .map_err(map_err::<E>)?;
-        Ok(())
+        let sql = "INSERT INTO signing_keys (kid, alg, created_at, activates_at, sealed_key, seq)
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let (alg, sealed) = (k.alg.as_str(), &k.sealed_private_key[..]);
+        let args = args![&k.kid, alg, k.created_at, k.activates_at, sealed, seq];
+        Self::exec(tx, sql, args).await.map(drop)
     }
 
-    /// The rows of `table` changed after `since`, in change order; for 0 and a table whose
+    /// The rows of `from` changed after `since`, in change order; for 0 and a table whose
     /// rows need no order (one row per key), every row in table order. A node's first load
     /// then reads the whole table in a plain scan, not a walk of the `seq` index that fetches
     /// each row by a random read.
-    async fn rows_since<R, T>(
+    async fn rows_since<T: Send>(
         tx: &mut Tx<E>,
-        cols: &str,
-        table: &str,
+        (cols, from, ordered): (&str, &str, bool),
         since: i64,
-        ordered: bool,
-    ) -> Result<Vec<T>, StoreError>
-    where
-        R: for<'r> sqlx::FromRow<'r, <E::Db as Database>::Row> + Send + Unpin,
-        T: TryFrom<R, Error = StoreError>,
-    {
-        let rows: Vec<R> = if since == 0 && !ordered {
-            sqlx::query_as(&format!("SELECT {cols} FROM {table}"))
-                .fetch_all(&mut **tx)
-                .await
-        } else {
-            sqlx::query_as(&format!(
-                "SELECT {cols} FROM {table} WHERE seq > $1 ORDER BY seq"
-            ))
-            .bind(since)
-            .fetch_all(&mut **tx)
-            .await
+        map: RowMap<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        if since == 0 && !ordered {
+            let sql = format!("SELECT {cols} FROM {from}");
+            return Self::all(tx, &sql, vec![], map).await;
         }
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        let sql = format!("SELECT {cols} FROM {from} WHERE seq > $1 ORDER BY seq");
+        Self::all(tx, &sql, args![since], map).await
     }
 }
 
+/// A one-column integer row (counts, sequence numbers).
+fn int(c: &dyn Columns) -> Result<i64, StoreError> {
+    c.int(0)
+}
+
+/// A one-column text row.
+fn text(c: &dyn Columns) -> Result<String, StoreError> {
+    c.text(0)
+}
+
 #[async_trait]
-impl<E: Engine> Store for SqlStore<E>
-where
-    for<'c> &'c mut <E::Db as Database>::Connection: Executor<'c, Database = E::Db>,
-    for<'q> <E::Db as Database>::Arguments<'q>: IntoArguments<'q, E::Db>,
-    for<'r> &'r str: ColumnIndex<<E::Db as Database>::Row>,
-    usize: ColumnIndex<<E::Db as Database>::Row>,
-    for<'q> String: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> i64: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> Vec<u8>: Encode<'q, E::Db> + Decode<'q, E::Db> + Type<E::Db>,
-    for<'q> Option<String>: Encode<'q, E::Db> + Type<E::Db>,
-    for<'q> Option<i64>: Encode<'q, E::Db> + Type<E::Db>,
-{
+impl<E: Engine> Store for SqlStore<E> {
     async fn changed(&self) {
         self.engine.changed().await;
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.seq().await.map(drop)
+        Self::one(&self.pool, SEQ, vec![], int).await.map(drop)
     }
 
     async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err::<E>)
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        Self::opt(&self.pool, sql, args![key], text).await
     }
 
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
         let (mut tx, _) = self.begin_write().await?;
-        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key.to_owned())
-            .bind(value.to_owned())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
-        let v: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind(key.to_owned())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
-        tx.commit().await.map_err(map_err::<E>)?;
+        let sql = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+        Self::exec(&mut tx, sql, args![key, value]).await?;
+        let sql = "SELECT value FROM meta WHERE key = $1";
+        let v = Self::one(&mut tx, sql, args![key], text).await?;
+        Self::commit(tx).await?;
         Ok(v)
     }
 
     async fn create_tenant(&self, t: &Tenant) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO tenants (id, name, kind, parent_id, status, created_at, seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(t.id.to_string())
-        .bind(t.name.clone())
-        .bind(t.kind.clone())
-        .bind(t.parent_id.map(|p| p.to_string()))
-        .bind(t.status.as_str().to_owned())
-        .bind(ts(t.created_at))
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
-        tx.commit().await.map_err(map_err::<E>)
+        let sql = "INSERT INTO tenants (id, name, kind, parent_id, status, created_at, seq)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let (status, created) = (t.status.as_str(), t.created_at);
+        let args = args![t.id, &t.name, &t.kind, t.parent_id, status, created, seq];
+        Self::exec(&mut tx, sql, args).await?;
+        Self::commit(tx).await
     }
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, StoreError> {
-        let r: TenantRow =
-            sqlx::query_as(&format!("SELECT {TENANT_COLS} FROM tenants WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_err::<E>)?;
-        r.try_into()
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id = $1");
+        Self::one(&self.pool, &sql, args![id], rows::tenant).await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<TenantRow> = sqlx::query_as(&format!(
-            "SELECT {TENANT_COLS} FROM tenants ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants ORDER BY created_at, id");
+        Self::all(&self.pool, &sql, vec![], rows::tenant).await
     }
 
     async fn set_tenant_status(
@@ -431,76 +376,54 @@ where
         revoke: Option<&Revocation>,
     ) -> Result<Tenant, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let current: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
-        if current == TenantStatus::Deleted.as_str() {
+        if Self::tenant_status(&mut tx, id).await? == TenantStatus::Deleted.as_str() {
             return Err(StoreError::Conflict("the tenant is deleted".into()));
         }
-        let r: TenantRow = sqlx::query_as(&format!(
+        let sql = format!(
             "UPDATE tenants SET status = $1, seq = $2 WHERE id = $3 RETURNING {TENANT_COLS}"
-        ))
-        .bind(status.as_str().to_owned())
-        .bind(seq)
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
+        );
+        let args = args![status.as_str(), seq, id];
+        let tenant = Self::one(&mut tx, &sql, args, rows::tenant).await?;
         Self::revoke(&mut tx, revoke, Some(id), seq).await?;
-        tx.commit().await.map_err(map_err::<E>)?;
-        r.try_into()
+        Self::commit(tx).await?;
+        Ok(tenant)
     }
 
     async fn create_app(&self, a: &Application) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let status: String = sqlx::query_scalar("SELECT status FROM tenants WHERE id = $1")
-            .bind(a.tenant_id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
-        if status == TenantStatus::Deleted.as_str() {
+        if Self::tenant_status(&mut tx, a.tenant_id).await? == TenantStatus::Deleted.as_str() {
             return Err(StoreError::NotFound);
         }
-        sqlx::query(
-            "INSERT INTO applications (client_id, tenant_id, name, role, status, created_at, seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(a.client_id.to_string())
-        .bind(a.tenant_id.to_string())
-        .bind(a.name.clone())
-        .bind(a.role.clone())
-        .bind(a.status.as_str().to_owned())
-        .bind(ts(a.created_at))
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
-        tx.commit().await.map_err(map_err::<E>)
+        let sql = "INSERT INTO applications
+                       (client_id, tenant_id, name, role, status, created_at, seq)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let (status, created) = (a.status.as_str(), a.created_at);
+        let args = args![
+            a.client_id,
+            a.tenant_id,
+            &a.name,
+            &a.role,
+            status,
+            created,
+            seq
+        ];
+        Self::exec(&mut tx, sql, args).await?;
+        Self::commit(tx).await
     }
 
     async fn get_app(&self, id: ClientId) -> Result<Application, StoreError> {
-        let r: AppRow = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {APP_COLS} FROM applications WHERE client_id = $1 AND status <> 'deleted'"
-        ))
-        .bind(id.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        r.try_into()
+        );
+        Self::one(&self.pool, &sql, args![id], rows::app).await
     }
 
     async fn list_apps(&self, tenant: TenantId) -> Result<Vec<Application>, StoreError> {
-        let rows: Vec<AppRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {APP_COLS} FROM applications WHERE tenant_id = $1 AND status <> 'deleted'
              ORDER BY created_at, client_id"
-        ))
-        .bind(tenant.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        );
+        Self::all(&self.pool, &sql, args![tenant], rows::app).await
     }
 
     async fn set_app_status(
@@ -510,19 +433,14 @@ where
         revoke: Option<&Revocation>,
     ) -> Result<Application, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let app = Self::update_app(&mut tx, id, "status", status.as_str().to_owned(), seq).await?;
+        let app = Self::update_app(&mut tx, id, "status", status.as_str(), seq).await?;
         if status == AppStatus::Deleted {
-            sqlx::query(
-                "UPDATE secrets SET deleted = 1, seq = $1 WHERE client_id = $2 AND deleted = 0",
-            )
-            .bind(seq)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
+            let sql = "UPDATE secrets SET deleted = 1, seq = $1
+                       WHERE client_id = $2 AND deleted = 0";
+            Self::exec(&mut tx, sql, args![seq, id]).await?;
         }
         Self::revoke(&mut tx, revoke, Some(app.tenant_id), seq).await?;
-        tx.commit().await.map_err(map_err::<E>)?;
+        Self::commit(tx).await?;
         Ok(app)
     }
 
@@ -534,19 +452,15 @@ where
     ) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
         Self::insert_secret(&mut tx, s, max_active, now, seq).await?;
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     async fn list_secrets(&self, app: ClientId) -> Result<Vec<SecretMeta>, StoreError> {
-        let rows: Vec<SecretMetaRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {SECRET_COLS} FROM {SECRETS_FROM} WHERE client_id = $1 AND deleted = 0
              ORDER BY created_at, id"
-        ))
-        .bind(app.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        );
+        Self::all(&self.pool, &sql, args![app], rows::secret_meta).await
     }
 
     async fn delete_secret(
@@ -556,30 +470,18 @@ where
         revoke: Option<&Revocation>,
     ) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE secrets SET deleted = 1, seq = $1 WHERE id = $2 AND client_id = $3 AND deleted = 0",
-        )
-        .bind(seq)
-        .bind(id.to_string())
-        .bind(app.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
-        if E::rows_affected(&done) == 0 {
+        let sql = "UPDATE secrets SET deleted = 1, seq = $1
+                   WHERE id = $2 AND client_id = $3 AND deleted = 0";
+        if Self::exec(&mut tx, sql, args![seq, id, app]).await? == 0 {
             return Err(StoreError::NotFound);
         }
         if revoke.is_some() {
             // The secret's row matched, so its application exists (perhaps disabled).
-            let tenant: String =
-                sqlx::query_scalar("SELECT tenant_id FROM applications WHERE client_id = $1")
-                    .bind(app.to_string())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err::<E>)?;
-            let tenant = parse("tenant id", &tenant)?;
+            let sql = "SELECT tenant_id FROM applications WHERE client_id = $1";
+            let tenant = Self::one(&mut tx, sql, args![app], |c| c.parse(0, "tenant id")).await?;
             Self::revoke(&mut tx, revoke, Some(tenant), seq).await?;
         }
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     async fn insert_revocation(
@@ -589,17 +491,13 @@ where
     ) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
         Self::revoke(&mut tx, Some(r), tenant, seq).await?;
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     async fn purge_revocations(&self, now: i64) -> Result<u64, StoreError> {
         // Nodes forget expired records by themselves: no sequence bump.
-        let done = sqlx::query("DELETE FROM revocations WHERE expires < $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err::<E>)?;
-        Ok(E::rows_affected(&done))
+        let sql = "DELETE FROM revocations WHERE expires < $1";
+        Self::exec(&self.pool, sql, args![now]).await
     }
 
     async fn rotate_secret(
@@ -611,30 +509,17 @@ where
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let client = new.meta.client_id.to_string();
-        sqlx::query(
-            "SELECT s.id FROM secrets s JOIN applications a ON a.client_id = s.client_id
-             WHERE s.id = $1 AND s.client_id = $2 AND s.deleted = 0 AND a.status <> 'deleted'",
-        )
-        .bind(old.to_string())
-        .bind(client.clone())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
-        sqlx::query(
-            "UPDATE secrets SET seq = $2,
-                 expires_at = CASE WHEN expires_at < $1 THEN expires_at ELSE $1 END
-             WHERE id = $3 AND client_id = $4",
-        )
-        .bind(ts(old_expires_at))
-        .bind(seq)
-        .bind(old.to_string())
-        .bind(client)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
+        let client = new.meta.client_id;
+        let sql = "SELECT s.id FROM secrets s JOIN applications a ON a.client_id = s.client_id
+                   WHERE s.id = $1 AND s.client_id = $2 AND s.deleted = 0
+                     AND a.status <> 'deleted'";
+        Self::one(&mut tx, sql, args![old, client], text).await?;
+        let sql = "UPDATE secrets SET seq = $2,
+                       expires_at = CASE WHEN expires_at < $1 THEN expires_at ELSE $1 END
+                   WHERE id = $3 AND client_id = $4";
+        Self::exec(&mut tx, sql, args![old_expires_at, seq, old, client]).await?;
         Self::insert_secret(&mut tx, new, max_active, now, seq).await?;
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     async fn list_expiring(
@@ -643,51 +528,43 @@ where
         before: OffsetDateTime,
         tenant: Option<TenantId>,
     ) -> Result<Vec<(TenantId, SecretMeta)>, StoreError> {
-        let rows: Vec<ExpiringRow> = sqlx::query_as(&format!(
-            "SELECT secrets.id, secrets.client_id, secrets.name, secrets.created_at,
-                    secrets.expires_at, u.last_used_at, a.tenant_id
+        let sql = format!(
+            "SELECT {SECRET_COLS}, a.tenant_id
              FROM {SECRETS_FROM} JOIN applications a ON a.client_id = secrets.client_id
              WHERE secrets.deleted = 0 AND a.status <> 'deleted'
                AND secrets.expires_at > $1 AND secrets.expires_at < $2
                AND (CAST($3 AS TEXT) IS NULL OR a.tenant_id = $3)
              ORDER BY secrets.expires_at, secrets.id"
-        ))
-        .bind(ts(now))
-        .bind(ts(before))
-        .bind(tenant.map(|t| t.to_string()))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        );
+        Self::all(&self.pool, &sql, args![now, before, tenant], rows::expiring).await
     }
 
     async fn rename_app(&self, id: ClientId, name: &str) -> Result<Application, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let app = Self::update_app(&mut tx, id, "name", name.to_owned(), seq).await?;
-        tx.commit().await.map_err(map_err::<E>)?;
+        let app = Self::update_app(&mut tx, id, "name", name, seq).await?;
+        Self::commit(tx).await?;
         Ok(app)
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         // Not a change other nodes act on: no sequence bump.
         let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
+        let sql =
+            format!("INSERT INTO audit_log ({AUDIT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
         for e in events {
-            sqlx::query(
-                "INSERT INTO audit_log (at, actor, tenant_id, action, target, outcome, source)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(micros(e.at))
-            .bind(e.actor.clone())
-            .bind(e.tenant_id.map(|t| t.to_string()))
-            .bind(e.action.clone())
-            .bind(e.target.clone())
-            .bind(e.outcome.as_str().to_owned())
-            .bind(e.source.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
+            let (at, outcome) = (micros(e.at), e.outcome.as_str());
+            let args = args![
+                at,
+                &e.actor,
+                e.tenant_id,
+                &e.action,
+                &e.target,
+                outcome,
+                &e.source
+            ];
+            Self::exec(&mut tx, &sql, args).await?;
         }
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
@@ -696,43 +573,31 @@ where
         } else {
             q.limit.min(10_000)
         };
-        let rows: Vec<AuditRow> = sqlx::query_as(
-            "SELECT at, actor, tenant_id, action, target, outcome, source FROM (
+        let sql = format!(
+            "SELECT {AUDIT_COLS} FROM (
                  SELECT * FROM audit_log
                  WHERE (CAST($1 AS TEXT) IS NULL OR tenant_id = $1)
                    AND (CAST($2 AS BIGINT) IS NULL OR at >= $2)
                  ORDER BY at DESC, id DESC LIMIT $3
-             ) AS recent ORDER BY at, id",
-        )
-        .bind(q.tenant_id.map(|t| t.to_string()))
-        .bind(q.since.map(micros))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+             ) AS recent ORDER BY at, id"
+        );
+        let args = args![q.tenant_id, q.since.map(micros), i64::from(limit)];
+        Self::all(&self.pool, &sql, args, rows::audit).await
     }
 
     async fn purge_audit(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
         // Not a change other nodes act on: no sequence bump. The subquery bounds the batch
         // (neither engine has DELETE ... LIMIT in its default build).
-        let done = sqlx::query(
-            "DELETE FROM audit_log WHERE id IN (
-                 SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2
-             )",
-        )
-        .bind(micros(before))
-        .bind(i64::from(limit))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        Ok(E::rows_affected(&done))
+        let sql = "DELETE FROM audit_log WHERE id IN (
+                       SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2
+                   )";
+        Self::exec(&self.pool, sql, args![micros(before), i64::from(limit)]).await
     }
 
     async fn insert_key(&self, k: &KeyRecord) -> Result<(), StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
         Self::insert_key_with(&mut tx, k, seq).await?;
-        tx.commit().await.map_err(map_err::<E>)
+        Self::commit(tx).await
     }
 
     /// Check and insert share the write lock, so racing nodes add one key.
@@ -742,19 +607,12 @@ where
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (mut tx, seq) = self.begin_write().await?;
-        let existing: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM signing_keys WHERE alg = $1 AND activates_at > $2",
-        )
-        .bind(k.alg.as_str().to_owned())
-        .bind(ts(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err::<E>)?;
-        if existing > 0 {
+        let sql = "SELECT COUNT(*) FROM signing_keys WHERE alg = $1 AND activates_at > $2";
+        if Self::one(&mut tx, sql, args![k.alg.as_str(), now], int).await? > 0 {
             return Ok(false);
         }
         Self::insert_key_with(&mut tx, k, seq).await?;
-        tx.commit().await.map_err(map_err::<E>)?;
+        Self::commit(tx).await?;
         Ok(true)
     }
 
@@ -765,13 +623,8 @@ where
     }
 
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLS} FROM signing_keys ORDER BY activates_at, kid"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err::<E>)?;
-        convert(rows)
+        let sql = format!("SELECT {KEY_COLS} FROM signing_keys ORDER BY activates_at, kid");
+        Self::all(&self.pool, &sql, vec![], rows::key).await
     }
 
     async fn changes_since(&self, since: i64) -> Result<ChangeSet, StoreError> {
@@ -780,7 +633,7 @@ where
         {
             return all;
         }
-        let seq = self.seq().await?;
+        let seq = Self::one(&self.pool, SEQ, vec![], int).await?;
         if seq == since {
             return Ok(ChangeSet {
                 seq,
@@ -791,33 +644,20 @@ where
         // `seq` may appear too; applying them twice is harmless.
         let mut tx = self.pool.begin().await.map_err(map_err::<E>)?;
         if let Some(sql) = E::SNAPSHOT {
-            sqlx::query(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err::<E>)?;
+            Self::exec(&mut tx, sql, vec![]).await?;
         }
-        let tenants =
-            Self::rows_since::<TenantRow, _>(&mut tx, TENANT_COLS, "tenants", since, false);
+        let t = &mut tx;
+        let tenants = Self::rows_since(t, (TENANT_COLS, "tenants", false), since, rows::tenant);
         let tenants = tenants.await?;
-        let apps = Self::rows_since::<AppRow, _>(&mut tx, APP_COLS, "applications", since, false);
+        let apps = Self::rows_since(t, (APP_COLS, "applications", false), since, rows::app);
         let apps = apps.await?;
-        let secrets =
-            Self::rows_since::<SecretRow, _>(&mut tx, SECRET_COLS, SECRETS_FROM, since, false);
+        let secrets = Self::rows_since(t, (SECRET_COLS, SECRETS_FROM, false), since, rows::secret);
         let secrets = secrets.await?;
-        let revocations = Self::rows_since::<RevocationRow, _>(
-            &mut tx,
-            REVOCATION_COLS,
-            "revocations",
-            since,
-            true,
-        );
-        let revocations = revocations.await?;
-        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE seq > $1")
-            .bind(since)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err::<E>)?;
-        tx.commit().await.map_err(map_err::<E>)?;
+        let revocations = (REVOCATION_COLS, "revocations", true);
+        let revocations = Self::rows_since(t, revocations, since, rows::revocation).await?;
+        let sql = "SELECT COUNT(*) FROM signing_keys WHERE seq > $1";
+        let keys = Self::one(&mut *t, sql, args![since], int).await?;
+        Self::commit(tx).await?;
         Ok(ChangeSet {
             seq,
             tenants,
@@ -851,13 +691,20 @@ where
                  WHERE secret_usage.last_used_at < excluded.last_used_at",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql).persistent(false);
-            for (id, at) in chunk {
-                q = q.bind(id.to_string()).bind(ts(*at));
-            }
-            q.execute(&self.pool).await.map_err(map_err::<E>)?;
+            let args = chunk.iter().flat_map(|&(id, at)| args![id, at]).collect();
+            // Not kept in the statement cache: the last chunk's text differs from flush to flush.
+            let done = E::Db::run(On::Pool(&self.pool), &sql, args, false).await;
+            done.map_err(map_err::<E>)?;
         }
         Ok(())
+    }
+}
+
+impl<E: Engine> SqlStore<E> {
+    /// A tenant's status, read inside a write transaction.
+    async fn tenant_status(tx: &mut Tx<E>, id: TenantId) -> Result<String, StoreError> {
+        let sql = "SELECT status FROM tenants WHERE id = $1";
+        Self::one(tx, sql, args![id], text).await
     }
 }
 

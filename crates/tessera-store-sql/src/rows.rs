@@ -1,8 +1,8 @@
-//! Rows as both engines return them (ids as text, times as epoch seconds, audit times as epoch
-//! microseconds) and their conversion into the core's types.
+//! The tables' columns as both engines return them (ids as text, times as epoch seconds, audit
+//! times as epoch microseconds) and how a row becomes one of the core's types. Each column list
+//! stands beside the one function that reads it, by position, so that sqlx and an engine's own
+//! reader (see [`crate::bulk`]) map rows the same way.
 
-use crate::bulk::Columns;
-use sqlx::FromRow;
 use std::str::FromStr;
 use tessera_core::audit::{AuditEvent, Outcome};
 use tessera_core::ids::TenantId;
@@ -13,21 +13,53 @@ use tessera_core::secret::Digest;
 use tessera_core::store::{RevocationRecord, StoreError};
 use time::OffsetDateTime;
 
+/// One row, its columns read by position in the order of the query's column list.
+pub trait Columns {
+    /// A `TEXT NOT NULL` column.
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    /// A `TEXT` column that may be NULL.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
+    /// An integer column.
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    /// An integer column that may be NULL.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    /// A `BLOB NOT NULL` column.
+    fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError>;
+}
+
+impl dyn Columns + '_ {
+    /// A text column parsed (ids, enums); `what` names it in the error.
+    pub(crate) fn parse<T: FromStr>(&self, i: usize, what: &str) -> Result<T, StoreError> {
+        parse(what, &self.text(i)?)
+    }
+
+    /// A nullable text column parsed.
+    pub(crate) fn opt_parse<T: FromStr>(
+        &self,
+        i: usize,
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.opt_text(i)?.map(|s| parse(what, &s)).transpose()
+    }
+
+    /// A time in epoch seconds.
+    pub(crate) fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError> {
+        time(self.int(i)?)
+    }
+}
+
 pub(crate) const TENANT_COLS: &str = "id, name, kind, parent_id, status, created_at";
 pub(crate) const APP_COLS: &str = "client_id, tenant_id, name, role, status, created_at";
-/// Read from [`SECRETS_FROM`].
-pub(crate) const SECRET_COLS: &str = "secrets.id, secrets.client_id, secrets.name, secrets.digest, \
-     secrets.created_at, secrets.expires_at, u.last_used_at, secrets.deleted";
+/// Read from [`SECRETS_FROM`]; [`secret_meta`] reads the first six.
+pub(crate) const SECRET_COLS: &str = "secrets.id, secrets.client_id, secrets.name, \
+     secrets.created_at, secrets.expires_at, u.last_used_at, secrets.digest, secrets.deleted";
 /// A secret's row with its last use, which lives in a table of its own (see the migration
 /// `secret_usage`).
 pub(crate) const SECRETS_FROM: &str =
     "secrets LEFT JOIN secret_usage u ON u.secret_id = secrets.id";
 pub(crate) const KEY_COLS: &str = "kid, alg, created_at, activates_at, sealed_key";
 pub(crate) const REVOCATION_COLS: &str = "kind, subject, before, expires, seq, tenant_id";
-
-pub(crate) fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
+pub(crate) const AUDIT_COLS: &str = "at, actor, tenant_id, action, target, outcome, source";
 
 /// Audit times: epoch microseconds, so that events of one second keep their order.
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
@@ -46,189 +78,69 @@ pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse().map_err(|_| corrupt(what, s))
 }
 
-/// Converts every row, failing on the first corrupt one.
-pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(
-    rows: Vec<R>,
-) -> Result<Vec<T>, StoreError> {
-    rows.into_iter().map(T::try_from).collect()
+/// [`TENANT_COLS`].
+pub(crate) fn tenant(c: &dyn Columns) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: c.parse(0, "tenant id")?,
+        name: c.text(1)?,
+        kind: c.text(2)?,
+        parent_id: c.opt_parse(3, "tenant id")?,
+        status: c.parse(4, "tenant status")?,
+        created_at: c.time(5)?,
+    })
 }
 
-#[derive(FromRow)]
-pub(crate) struct TenantRow {
-    id: String,
-    name: String,
-    kind: String,
-    parent_id: Option<String>,
-    status: String,
-    created_at: i64,
+/// [`APP_COLS`].
+pub(crate) fn app(c: &dyn Columns) -> Result<Application, StoreError> {
+    Ok(Application {
+        client_id: c.parse(0, "client id")?,
+        tenant_id: c.parse(1, "tenant id")?,
+        name: c.text(2)?,
+        role: c.text(3)?,
+        status: c.parse(4, "application status")?,
+        created_at: c.time(5)?,
+    })
 }
 
-impl TenantRow {
-    /// In the order of [`TENANT_COLS`].
-    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: c.text(0)?,
-            name: c.text(1)?,
-            kind: c.text(2)?,
-            parent_id: c.opt_text(3)?,
-            status: c.text(4)?,
-            created_at: c.int(5)?,
-        })
-    }
+/// The first six of [`SECRET_COLS`].
+pub(crate) fn secret_meta(c: &dyn Columns) -> Result<SecretMeta, StoreError> {
+    Ok(SecretMeta {
+        id: c.parse(0, "secret id")?,
+        client_id: c.parse(1, "client id")?,
+        name: c.text(2)?,
+        created_at: c.time(3)?,
+        expires_at: c.time(4)?,
+        last_used_at: c.opt_int(5)?.map(time).transpose()?,
+    })
 }
 
-impl TryFrom<TenantRow> for Tenant {
-    type Error = StoreError;
-    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
-        Ok(Tenant {
-            id: parse("tenant id", &r.id)?,
-            name: r.name,
-            kind: r.kind,
-            parent_id: r.parent_id.map(|p| parse("tenant id", &p)).transpose()?,
-            status: parse("tenant status", &r.status)?,
-            created_at: time(r.created_at)?,
-        })
-    }
+/// [`SECRET_COLS`].
+pub(crate) fn secret(c: &dyn Columns) -> Result<StoredSecret, StoreError> {
+    let digest: [u8; 32] = c
+        .blob(6)?
+        .try_into()
+        .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
+    Ok(StoredSecret {
+        meta: secret_meta(c)?,
+        digest: Digest(digest),
+        deleted: c.int(7)? != 0,
+    })
 }
 
-#[derive(FromRow)]
-pub(crate) struct AppRow {
-    client_id: String,
-    tenant_id: String,
-    name: String,
-    role: String,
-    status: String,
-    created_at: i64,
+/// [`SECRET_COLS`], then the application's tenant.
+pub(crate) fn expiring(c: &dyn Columns) -> Result<(TenantId, SecretMeta), StoreError> {
+    Ok((c.parse(8, "tenant id")?, secret_meta(c)?))
 }
 
-impl AppRow {
-    /// In the order of [`APP_COLS`].
-    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            client_id: c.text(0)?,
-            tenant_id: c.text(1)?,
-            name: c.text(2)?,
-            role: c.text(3)?,
-            status: c.text(4)?,
-            created_at: c.int(5)?,
-        })
-    }
-}
-
-impl TryFrom<AppRow> for Application {
-    type Error = StoreError;
-    fn try_from(r: AppRow) -> Result<Self, StoreError> {
-        Ok(Application {
-            client_id: parse("client id", &r.client_id)?,
-            tenant_id: parse("tenant id", &r.tenant_id)?,
-            name: r.name,
-            role: r.role,
-            status: parse("application status", &r.status)?,
-            created_at: time(r.created_at)?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct SecretMetaRow {
-    id: String,
-    client_id: String,
-    name: String,
-    created_at: i64,
-    expires_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl TryFrom<SecretMetaRow> for SecretMeta {
-    type Error = StoreError;
-    fn try_from(r: SecretMetaRow) -> Result<Self, StoreError> {
-        Ok(SecretMeta {
-            id: parse("secret id", &r.id)?,
-            client_id: parse("client id", &r.client_id)?,
-            name: r.name,
-            created_at: time(r.created_at)?,
-            expires_at: time(r.expires_at)?,
-            last_used_at: r.last_used_at.map(time).transpose()?,
-        })
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct SecretRow {
-    #[sqlx(flatten)]
-    meta: SecretMetaRow,
-    digest: Vec<u8>,
-    deleted: i64,
-}
-
-impl SecretRow {
-    /// In the order of [`SECRET_COLS`].
-    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            meta: SecretMetaRow {
-                id: c.text(0)?,
-                client_id: c.text(1)?,
-                name: c.text(2)?,
-                created_at: c.int(4)?,
-                expires_at: c.int(5)?,
-                last_used_at: c.opt_int(6)?,
-            },
-            digest: c.blob(3)?,
-            deleted: c.int(7)?,
-        })
-    }
-}
-
-impl TryFrom<SecretRow> for StoredSecret {
-    type Error = StoreError;
-    fn try_from(r: SecretRow) -> Result<Self, StoreError> {
-        let digest: [u8; 32] = r
-            .digest
-            .try_into()
-            .map_err(|_| StoreError::Other("corrupt secret digest in database".into()))?;
-        Ok(StoredSecret {
-            meta: r.meta.try_into()?,
-            digest: Digest(digest),
-            deleted: r.deleted != 0,
-        })
-    }
-}
-
-/// A secret with its application's tenant.
-#[derive(FromRow)]
-pub(crate) struct ExpiringRow {
-    #[sqlx(flatten)]
-    meta: SecretMetaRow,
-    tenant_id: String,
-}
-
-impl TryFrom<ExpiringRow> for (TenantId, SecretMeta) {
-    type Error = StoreError;
-    fn try_from(r: ExpiringRow) -> Result<Self, StoreError> {
-        Ok((parse("tenant id", &r.tenant_id)?, r.meta.try_into()?))
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct KeyRow {
-    kid: String,
-    alg: String,
-    created_at: i64,
-    activates_at: i64,
-    sealed_key: Vec<u8>,
-}
-
-impl TryFrom<KeyRow> for KeyRecord {
-    type Error = StoreError;
-    fn try_from(r: KeyRow) -> Result<Self, StoreError> {
-        Ok(KeyRecord {
-            kid: r.kid,
-            alg: parse("key algorithm", &r.alg)?,
-            created_at: time(r.created_at)?,
-            activates_at: time(r.activates_at)?,
-            sealed_private_key: r.sealed_key,
-        })
-    }
+/// [`KEY_COLS`].
+pub(crate) fn key(c: &dyn Columns) -> Result<KeyRecord, StoreError> {
+    Ok(KeyRecord {
+        kid: c.text(0)?,
+        alg: c.parse(1, "key algorithm")?,
+        created_at: c.time(2)?,
+        activates_at: c.time(3)?,
+        sealed_private_key: c.blob(4)?,
+    })
 }
 
 /// Revocation kinds as stored; reading maps them back through this one table.
@@ -241,78 +153,39 @@ pub(crate) fn kind_str(k: RevocationKind) -> &'static str {
     }
 }
 
-#[derive(FromRow)]
-pub(crate) struct RevocationRow {
-    kind: String,
-    subject: String,
-    before: i64,
-    expires: i64,
-    seq: i64,
-    tenant_id: Option<String>,
-}
-
-impl RevocationRow {
-    /// In the order of [`REVOCATION_COLS`].
-    pub(crate) fn from_columns(c: &dyn Columns) -> Result<Self, StoreError> {
-        Ok(Self {
-            kind: c.text(0)?,
-            subject: c.text(1)?,
+/// [`REVOCATION_COLS`].
+pub(crate) fn revocation(c: &dyn Columns) -> Result<RevocationRecord, StoreError> {
+    use RevocationKind as K;
+    let kind = c.text(0)?;
+    let kind = [K::Jti, K::Secret, K::Application, K::Tenant]
+        .into_iter()
+        .find(|k| kind_str(*k) == kind)
+        .ok_or_else(|| corrupt("revocation kind", &kind))?;
+    Ok(RevocationRecord {
+        seq: c.int(4)?,
+        tenant: c.opt_parse(5, "tenant id")?,
+        revocation: Revocation {
+            kind,
+            id: c.text(1)?,
             before: c.int(2)?,
             expires: c.int(3)?,
-            seq: c.int(4)?,
-            tenant_id: c.opt_text(5)?,
-        })
-    }
+        },
+    })
 }
 
-impl TryFrom<RevocationRow> for RevocationRecord {
-    type Error = StoreError;
-    fn try_from(r: RevocationRow) -> Result<Self, StoreError> {
-        use RevocationKind as K;
-        let kind = [K::Jti, K::Secret, K::Application, K::Tenant]
-            .into_iter()
-            .find(|k| kind_str(*k) == r.kind)
-            .ok_or_else(|| corrupt("revocation kind", &r.kind))?;
-        let (id, before, expires) = (r.subject, r.before, r.expires);
-        Ok(RevocationRecord {
-            seq: r.seq,
-            tenant: r.tenant_id.map(|t| parse("tenant id", &t)).transpose()?,
-            revocation: Revocation {
-                kind,
-                id,
-                before,
-                expires,
-            },
-        })
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct AuditRow {
-    at: i64,
-    actor: String,
-    tenant_id: Option<String>,
-    action: String,
-    target: Option<String>,
-    outcome: String,
-    source: Option<String>,
-}
-
-impl TryFrom<AuditRow> for AuditEvent {
-    type Error = StoreError;
-    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
-        Ok(AuditEvent {
-            at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.at) * 1000)
-                .map_err(|e| StoreError::Other(e.into()))?,
-            actor: r.actor,
-            tenant_id: r.tenant_id.map(|t| parse("tenant id", &t)).transpose()?,
-            action: r.action,
-            target: r.target,
-            outcome: match r.outcome.as_str() {
-                "success" => Outcome::Success,
-                _ => Outcome::Failure,
-            },
-            source: r.source,
-        })
-    }
+/// [`AUDIT_COLS`].
+pub(crate) fn audit(c: &dyn Columns) -> Result<AuditEvent, StoreError> {
+    Ok(AuditEvent {
+        at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.int(0)?) * 1000)
+            .map_err(|e| StoreError::Other(e.into()))?,
+        actor: c.text(1)?,
+        tenant_id: c.opt_parse(2, "tenant id")?,
+        action: c.text(3)?,
+        target: c.opt_text(4)?,
+        outcome: match c.text(5)?.as_str() {
+            "success" => Outcome::Success,
+            _ => Outcome::Failure,
+        },
+        source: c.opt_text(6)?,
+    })
 }

@@ -146,6 +146,8 @@ impl Row<'_, '_> {
     }
 }
 
+// The same five one-line readers as sqlx's rows have in `tessera_store_sql::driver`: each reader
+// decodes through its own library.
 impl Columns for Row<'_, '_> {
     fn text(&self, i: usize) -> Result<String, StoreError> {
         self.get(i)
