@@ -28,7 +28,7 @@ pub enum Arg {
 }
 
 /// How each Rust value is bound: ids as their text, times as epoch seconds (audit times, which
-/// need microseconds, bind [`crate::rows::micros`] instead).
+/// need microseconds, bind their epoch microseconds instead).
 macro_rules! arg_from {
     ($($t:ty => |$v:ident| $arg:expr),* $(,)?) => {$(
         impl From<$t> for Arg {
@@ -83,7 +83,7 @@ impl<'a, D: Database> From<&'a mut sqlx::Transaction<'static, D>> for On<'a, D> 
     }
 }
 
-/// Reads one row's columns: `Columns` over an sqlx row.
+/// Makes one value of a row's columns, read by position.
 pub type RowMap<T> = fn(&dyn Columns) -> Result<T, StoreError>;
 
 /// What the shared code needs of an sqlx driver: run a statement, read rows. Implemented for

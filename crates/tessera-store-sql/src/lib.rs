@@ -8,6 +8,11 @@
 //! takes the engine's write lock (SQLite) or the row lock (PostgreSQL) at once, so writers are
 //! serialised, sequence numbers follow commit order, and a check followed by an insert (the
 //! secret limit, first-key creation) cannot race.
+//!
+//! What is written twice on purpose: the migrations, one set per engine crate. The schemas are
+//! alike, but their types (`BLOB` and `BYTEA`, SQLite's `INTEGER PRIMARY KEY` and PostgreSQL's
+//! identity columns) and triggers differ, and sqlx refuses a database whose applied migrations
+//! no longer match their files, so released migrations are never merged after the fact.
 
 pub mod bulk;
 #[macro_use]
