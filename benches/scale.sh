@@ -9,7 +9,10 @@
 # the test kit runs them; COPY from the SQLite database) and serves from that instead.
 #
 # Usage: benches/scale.sh      env: N (default 1000000), DIR (default target/scale), ROUNDS (2),
-#                              DURATION (12), PORT (18181), STORE (sqlite | postgres)
+#                              DURATION (12), PORT (18181), STORE (sqlite | postgres),
+#                              BINS (default target/release/tessera)
+# BINS="OLD/tessera target/release/tessera" serves each round with each binary in turn, on the
+# same database: an A/B of two builds (the CLI steps use this tree's binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-1000000}"; DIR="${DIR:-target/scale}"; ROUNDS="${ROUNDS:-2}"
@@ -52,15 +55,15 @@ if [ "${STORE:-sqlite}" = postgres ]; then
   psql -c "UPDATE change_seq SET value = GREATEST(value, 1) WHERE id = 1" -c "VACUUM ANALYZE"
   echo "postgres: copied $N merchants in $(( $(date +%s) - t0 )) s" >&2
 fi
-for r in $(seq 1 "$ROUNDS"); do
+for r in $(seq 1 "$ROUNDS"); do for bin in ${BINS:-target/release/tessera}; do
   start=$(date +%s.%N)
-  target/release/tessera --database "$SERVE_DB" serve --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
+  "$bin" --database "$SERVE_DB" serve --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
   pid=$!
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ]; do sleep 0.05; done
   ready=$(echo "$(date +%s.%N) - $start" | bc)
   sleep 2
   rss=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status"); hwm=$(awk '/VmHWM/ {print int($2/1024)}' "/proc/$pid/status")
-  echo -e "round=$r\tready_s=$ready\trss_mib=$rss\tpeak_mib=$hwm"
+  echo -e "round=$r\tbin=$bin\tready_s=$ready\trss_mib=$rss\tpeak_mib=$hwm"
   for creds in auth1k.txt "auth$N.txt"; do
     CREDS="$DIR/$creds" wrk -t1 -c32 -d3s -s benches/token.lua "http://127.0.0.1:$PORT" > /dev/null 2>&1
     line=$(CREDS="$DIR/$creds" wrk -t1 -c32 -d"${DURATION}s" -s benches/token.lua "http://127.0.0.1:$PORT" 2>&1 | grep RESULT)
@@ -83,4 +86,4 @@ for r in $(seq 1 "$ROUNDS"); do
   until [ "$(token)" = 401 ]; do sleep 0.01; done
   echo -e "round=$r\tdelete_cli_s=$cli\tdelete_refused_s=$(echo "$(date +%s.%N) - $start" | bc)"
   kill "$pid"; wait "$pid" 2> /dev/null || true
-done
+done; done

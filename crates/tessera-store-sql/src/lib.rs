@@ -179,27 +179,28 @@ impl<E: Engine> SqlStore<E> {
     }
 
     /// Every row a statement returns.
-    async fn all<'a, T: Send>(
+    async fn all<'a, T: Send + Unpin>(
         on: impl Into<On<'a, E::Db>> + Send,
         sql: &str,
         args: Vec<Arg>,
         map: RowMap<T>,
     ) -> Result<Vec<T>, StoreError> {
-        E::Db::rows(on.into(), sql, args, map, map_err::<E>).await
+        E::Db::rows(on.into(), sql, args, false, map, map_err::<E>).await
     }
 
     /// The first row a statement returns, if any.
-    async fn opt<'a, T: Send>(
+    async fn opt<'a, T: Send + Unpin>(
         on: impl Into<On<'a, E::Db>> + Send,
         sql: &str,
         args: Vec<Arg>,
         map: RowMap<T>,
     ) -> Result<Option<T>, StoreError> {
-        Ok(Self::all(on, sql, args, map).await?.into_iter().next())
+        let first = E::Db::rows(on.into(), sql, args, true, map, map_err::<E>).await?;
+        Ok(first.into_iter().next())
     }
 
     /// The first row a statement returns; [`StoreError::NotFound`] when there is none.
-    async fn one<'a, T: Send>(
+    async fn one<'a, T: Send + Unpin>(
         on: impl Into<On<'a, E::Db>> + Send,
         sql: &str,
         args: Vec<Arg>,
@@ -304,7 +305,7 @@ impl<E: Engine> SqlStore<E> {
     /// rows need no order (one row per key), every row in table order. A node's first load
     /// then reads the whole table in a plain scan, not a walk of the `seq` index that fetches
     /// each row by a random read.
-    async fn rows_since<T: Send>(
+    async fn rows_since<T: Send + Unpin>(
         tx: &mut Tx<E>,
         (cols, from, ordered): (&str, &str, bool),
         since: i64,
