@@ -165,8 +165,8 @@ type Tx<E> = Transaction<'static, <E as Engine>::Db>;
 /// The change counter.
 const SEQ: &str = "SELECT value FROM change_seq WHERE id = 1";
 
-// Every statement of the crate runs through these four, so that a driver error becomes a
-// `StoreError` in one place.
+// Every statement of the crate runs through these four (but the uncached upsert of
+// `record_last_used`), so that a driver error becomes a `StoreError` in one place.
 impl<E: Engine> SqlStore<E> {
     /// Runs a statement; returns how many rows it changed.
     async fn exec<'a>(
