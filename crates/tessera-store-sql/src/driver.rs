@@ -40,10 +40,8 @@ macro_rules! arg_from {
 }
 
 arg_from! {
-    String => |v| Arg::Text(Some(v)),
     &str => |v| Arg::Text(Some(v.to_owned())),
     &String => |v| Arg::Text(Some(v.clone())),
-    Option<String> => |v| Arg::Text(v),
     &Option<String> => |v| Arg::Text(v.clone()),
     i64 => |v| Arg::Int(Some(v)),
     Option<i64> => |v| Arg::Int(v),

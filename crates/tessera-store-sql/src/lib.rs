@@ -307,8 +307,10 @@ impl<E: Engine> SqlStore<E> {
     /// each row by a random read.
     async fn rows_since<T: Send + Unpin>(
         tx: &mut Tx<E>,
-        (cols, from, ordered): (&str, &str, bool),
+        cols: &str,
+        from: &str,
         since: i64,
+        ordered: bool,
         map: RowMap<T>,
     ) -> Result<Vec<T>, StoreError> {
         if since == 0 && !ordered {
@@ -318,6 +320,14 @@ impl<E: Engine> SqlStore<E> {
         let sql = format!("SELECT {cols} FROM {from} WHERE seq > $1 ORDER BY seq");
         Self::all(tx, &sql, args![since], map).await
     }
+}
+
+/// What a statement that names one row changed: nothing is "not found".
+fn found(changed: u64) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// A one-column integer row (counts, sequence numbers).
@@ -478,9 +488,7 @@ impl<E: Engine> Store for SqlStore<E> {
         let (mut tx, seq) = self.begin_write().await?;
         let sql = "UPDATE secrets SET deleted = 1, seq = $1
                    WHERE id = $2 AND client_id = $3 AND deleted = 0";
-        if Self::exec(&mut tx, sql, args![seq, id, app]).await? == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(Self::exec(&mut tx, sql, args![seq, id, app]).await?)?;
         if revoke.is_some() {
             // The secret's row matched, so its application exists (perhaps disabled).
             let sql = "SELECT tenant_id FROM applications WHERE client_id = $1";
@@ -652,15 +660,14 @@ impl<E: Engine> Store for SqlStore<E> {
         if let Some(sql) = E::SNAPSHOT {
             Self::exec(&mut tx, sql, vec![]).await?;
         }
-        let t = &mut tx;
-        let tenants = Self::rows_since(t, (TENANT_COLS, "tenants", false), since, rows::tenant);
-        let tenants = tenants.await?;
-        let apps = Self::rows_since(t, (APP_COLS, "applications", false), since, rows::app);
-        let apps = apps.await?;
-        let secrets = Self::rows_since(t, (SECRET_COLS, SECRETS_FROM, false), since, rows::secret);
+        let (t, s) = (&mut tx, since);
+        let tenants = Self::rows_since(t, TENANT_COLS, "tenants", s, false, rows::tenant).await?;
+        let apps = Self::rows_since(t, APP_COLS, "applications", s, false, rows::app).await?;
+        let secrets = Self::rows_since(t, SECRET_COLS, SECRETS_FROM, s, false, rows::secret);
         let secrets = secrets.await?;
-        let revocations = (REVOCATION_COLS, "revocations", true);
-        let revocations = Self::rows_since(t, revocations, since, rows::revocation).await?;
+        let revocations =
+            Self::rows_since(t, REVOCATION_COLS, "revocations", s, true, rows::revocation);
+        let revocations = revocations.await?;
         let sql = "SELECT COUNT(*) FROM signing_keys WHERE seq > $1";
         let keys = Self::one(&mut *t, sql, args![since], int).await?;
         Self::commit(tx).await?;

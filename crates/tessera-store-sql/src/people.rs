@@ -2,7 +2,7 @@
 //! change feed, so no write bumps the change counter.
 
 use crate::rows::Columns;
-use crate::{Engine, SqlStore};
+use crate::{Engine, SqlStore, found};
 use async_trait::async_trait;
 use tessera_core::ids::{TenantId, UserId};
 use tessera_core::people::{Person, Session, StoredPerson};
@@ -39,14 +39,6 @@ fn session(c: &dyn Columns) -> Result<Session, StoreError> {
         created_at: c.time(2)?,
         last_seen_at: c.time(3)?,
     })
-}
-
-/// What a statement that names one row changed: nothing is "not found".
-pub(crate) fn found(changed: u64) -> Result<(), StoreError> {
-    if changed == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 #[async_trait]

@@ -66,7 +66,7 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
+fn time(v: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(v).map_err(|e| StoreError::Other(e.into()))
 }
 
@@ -74,7 +74,7 @@ fn corrupt(what: &str, s: &str) -> StoreError {
     StoreError::Other(format!("corrupt {what} in database: {s:?}").into())
 }
 
-pub(crate) fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+fn parse<T: FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse().map_err(|_| corrupt(what, s))
 }
 

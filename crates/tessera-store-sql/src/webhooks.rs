@@ -2,7 +2,7 @@
 //! feed.
 
 use crate::rows::Columns;
-use crate::{Engine, SqlStore, people::found};
+use crate::{Engine, SqlStore, found};
 use async_trait::async_trait;
 use tessera_core::ids::{SecretId, TenantId};
 use tessera_core::store::{StoreError, WebhookStore};
